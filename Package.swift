@@ -1,0 +1,32 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "tend",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tend", targets: ["tend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The few things Swift can't do safely: fork/exec with child-side setup, epoll, signalfd,
+        // pidfd, recvmsg with credentials. One .c, one header.
+        .target(name: "CTend"),
+        // The engine: unit-file parser, service state machine, manager, logs, runtime. No printing.
+        .target(name: "TendCore", dependencies: ["CTend"]),
+        // The control protocol: request/response types and their wire codec.
+        .target(name: "TendControl", dependencies: ["TendCore", "CTend"]),
+        // The command: argument parsing and output formatting only.
+        .executableTarget(
+            name: "tend",
+            dependencies: [
+                "TendCore", "TendControl", "CTend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendControl"]),
+        .testTarget(name: "TendIntegrationTests", dependencies: ["TendCore", "TendControl", "CTend"]),
+    ]
+)

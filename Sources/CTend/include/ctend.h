@@ -1,0 +1,3 @@
+#ifndef CTEND_H
+#define CTEND_H
+#endif
