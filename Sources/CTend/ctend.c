@@ -1,1 +1,375 @@
+// The C side of tend: child-side setup after clone, and thin wrappers for what Glibc doesn't export to Swift.
 #include "ctend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+// MARK: - Spawning
+
+struct child_args {
+    const struct ctend_spawn_attr *attr;
+    // Written by the child before it exits on failure. The parent is suspended (CLONE_VFORK) until the
+    // child execs or exits, and the memory is shared (CLONE_VM), so the parent reads these afterwards.
+    volatile int stage;
+    volatile int err;
+};
+
+// Only async-signal-safe calls below, and raw syscalls for the credentials: glibc's setgroups/setresuid
+// broadcast to every thread of the process (setxid), which in a CLONE_VM child means the parent's threads.
+static void child_fail(struct child_args *a, int stage, int err) {
+    a->stage = stage;
+    a->err = err;
+    _exit(stage);
+}
+
+static void write_pid(char *slot, pid_t pid) {
+    char *p = slot;
+    while (*p) p++;
+    // p points at the end of "NAME="; write the decimal pid there.
+    char digits[24];
+    int n = 0;
+    unsigned long v = (unsigned long)pid;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = digits[--n];
+    *p = 0;
+}
+
+static int child_main(void *arg) {
+    struct child_args *a = arg;
+    const struct ctend_spawn_attr *s = a->attr;
+
+    // Default dispositions for every signal: the manager's handlers (if any) must not run in the service.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &dfl, NULL);
+    }
+
+    if (s->new_session && setsid() < 0) child_fail(a, CTEND_STAGE_SETSID, errno);
+
+    // Descriptor layout: move every source above the target range first, so that dup2 into 0..n-1
+    // can't clobber a source that is still needed.
+    int base = s->fd_count + 3;
+    int moved[64];
+    int count = s->fd_count > 64 ? 64 : s->fd_count;
+    for (int i = 0; i < count; i++) {
+        int src = s->fd_map[i];
+        if (src < 0) {
+            src = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+            if (src < 0) child_fail(a, i == 0 ? CTEND_STAGE_STDIN : i == 1 ? CTEND_STAGE_STDOUT : i == 2 ? CTEND_STAGE_STDERR : CTEND_STAGE_FDS, errno);
+        }
+        int hi = fcntl(src, F_DUPFD_CLOEXEC, base);
+        if (hi < 0) child_fail(a, CTEND_STAGE_FDS, errno);
+        moved[i] = hi;
+    }
+    for (int i = 0; i < count; i++) {
+        if (dup2(moved[i], i) < 0) child_fail(a, i == 0 ? CTEND_STAGE_STDIN : i == 1 ? CTEND_STAGE_STDOUT : i == 2 ? CTEND_STAGE_STDERR : CTEND_STAGE_FDS, errno);
+    }
+    if (syscall(SYS_close_range, (unsigned)count, ~0U, 0) < 0) {
+        for (int fd = count; fd < 65536; fd++) (void)close(fd);
+    }
+
+    for (int i = 0; i < s->rlimit_count; i++) {
+        struct rlimit rl = {(rlim_t)s->rlimits[i].soft, (rlim_t)s->rlimits[i].hard};
+        if (setrlimit(s->rlimits[i].resource, &rl) < 0) child_fail(a, CTEND_STAGE_LIMITS, errno);
+    }
+    if (s->set_nice && setpriority(PRIO_PROCESS, 0, s->nice) < 0) child_fail(a, CTEND_STAGE_NICE, errno);
+    if (s->umask >= 0) umask((mode_t)s->umask);
+
+    if (s->change_ids) {
+        if (syscall(SYS_setgroups, (size_t)s->group_count, s->groups) < 0) child_fail(a, CTEND_STAGE_GROUP, errno);
+        if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) child_fail(a, CTEND_STAGE_GROUP, errno);
+        if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) child_fail(a, CTEND_STAGE_USER, errno);
+    }
+    // After the credential change, as systemd does, so the directory is checked with the service's rights.
+    if (s->cwd && chdir(s->cwd) < 0) child_fail(a, CTEND_STAGE_CHDIR, errno);
+
+    if (s->pid_env) {
+        pid_t self = (pid_t)syscall(SYS_getpid);
+        for (int i = 0; i < s->pid_env_count; i++) write_pid(s->pid_env[i], self);
+    }
+
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) child_fail(a, CTEND_STAGE_SIGNAL_MASK, errno);
+
+    execve(s->path, s->argv, s->envp);
+    child_fail(a, CTEND_STAGE_EXEC, errno);
+    return 0;
+}
+
+int ctend_spawn(const struct ctend_spawn_attr *attr, pid_t *pid_out, int *pidfd_out, int *stage_out,
+                int *errno_out) {
+    const size_t stack_size = 256 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+
+    struct child_args args = {.attr = attr, .stage = 0, .err = 0};
+    // Block every signal around clone: the child must not run a handler of ours before it resets them.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    pid_t pid = clone(child_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args,
+                      &pidfd);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, stack_size);
+    if (pid < 0) return saved;
+    // CLONE_PIDFD descriptors are created with O_CLOEXEC by the kernel.
+    *pid_out = pid;
+    *pidfd_out = pidfd;
+    *stage_out = args.stage;
+    *errno_out = args.err;
+    return 0;
+}
+
+// MARK: - Process control
+
+int ctend_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int ctend_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? errno : 0;
+}
+
+static int reap(idtype_t type, id_t id, pid_t *pid, int *code, int *status) {
+    siginfo_t info;
+    for (;;) {
+        memset(&info, 0, sizeof info);
+        if (waitid(type, id, &info, WEXITED | WNOHANG) == 0) break;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+    if (info.si_pid == 0) return 0;
+    if (pid) *pid = info.si_pid;
+    *code = info.si_code;
+    *status = info.si_status;
+    return 1;
+}
+
+int ctend_reap_pidfd(int pidfd, int *code, int *status) { return reap((idtype_t)P_PIDFD, (id_t)pidfd, NULL, code, status); }
+int ctend_reap_any(pid_t *pid, int *code, int *status) { return reap(P_ALL, 0, pid, code, status); }
+int ctend_reap_pid(pid_t pid, int *code, int *status) { return reap(P_PID, (id_t)pid, NULL, code, status); }
+
+int ctend_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0; }
+
+pid_t ctend_parent_pid(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    // The comm field may hold spaces and parentheses: the state follows the last ')'.
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    int ppid = -1;
+    char state;
+    if (sscanf(p + 1, " %c %d", &state, &ppid) != 2) return -1;
+    return (pid_t)ppid;
+}
+
+// MARK: - Signals
+
+static void fill_set(sigset_t *set, const int *signals, int count) {
+    sigemptyset(set);
+    for (int i = 0; i < count; i++) sigaddset(set, signals[i]);
+}
+
+int ctend_block_signals(const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int ctend_unblock_all_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    return pthread_sigmask(SIG_SETMASK, &set, NULL);
+}
+
+int ctend_signalfd(const int *signals, int count) {
+    sigset_t set;
+    fill_set(&set, signals, count);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int ctend_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    for (;;) {
+        ssize_t n = read(fd, &info, sizeof info);
+        if (n == (ssize_t)sizeof info) return (int)info.ssi_signo;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return n < 0 ? -errno : -EIO;
+    }
+}
+
+// MARK: - Event loop
+
+int ctend_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int ctend_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev = {.events = events, .data.u64 = data};
+    return epoll_ctl(epfd, op, fd, &ev) < 0 ? errno : 0;
+}
+
+int ctend_epoll_wait(int epfd, struct ctend_event *events, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+        events[i].events = evs[i].events;
+        events[i].data = evs[i].data.u64;
+    }
+    return n;
+}
+
+int ctend_timerfd(void) {
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int ctend_timerfd_set(int fd, uint64_t ns) {
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(ns % 1000000000ull);
+    // An absolute time of exactly 0 would disarm; a deadline in the past must still fire.
+    if (ns != 0 && its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? errno : 0;
+}
+
+uint64_t ctend_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ctend_realtime_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000ull;
+}
+
+// MARK: - Sockets
+
+static int fill_addr(struct sockaddr_un *addr, const char *path) {
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr->sun_path) return ENAMETOOLONG;
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int ctend_unix_listen(const char *path, int backlog) {
+    struct sockaddr_un addr;
+    int e = fill_addr(&addr, path);
+    if (e) return -e;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    (void)unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, backlog) < 0) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int ctend_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    int e = fill_addr(&addr, path);
+    if (e) return -e;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) return fd;
+        if (errno == EINTR) continue;
+        e = errno;
+        close(fd);
+        return -e;
+    }
+}
+
+int ctend_accept(int fd) {
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0) return c;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+int ctend_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return errno;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int ctend_pipe(int fds[2], int nonblock_read) {
+    if (pipe2(fds, O_CLOEXEC) < 0) return errno;
+    if (nonblock_read) return ctend_set_nonblocking(fds[0], 1);
+    return 0;
+}
+
+int ctend_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return errno;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
+}
