@@ -43,8 +43,8 @@ struct ctend_rlimit {
 struct ctend_spawn_attr {
     /// The program (an absolute path; PATH lookup is the caller's job) and its argv/envp, NULL-terminated.
     const char *path;
-    char *_Nullable const *argv;
-    char *_Nullable const *envp;
+    char *_Nullable const *_Nonnull argv;
+    char *_Nullable const *_Nonnull envp;
     /// fd_map[i] becomes descriptor i in the child (i = 0, 1, 2, then 3... for passed sockets).
     /// -1 means "open /dev/null" (read-only for 0, write-only otherwise). Every other descriptor is closed.
     const int *fd_map;
