@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 // The C side of tend: child-side setup after clone, and thin wrappers for what Glibc doesn't export to Swift.
 #include "ctend.h"
 
@@ -85,6 +86,7 @@ static int child_main(void *arg) {
         (void)sigaction(sig, &dfl, NULL);
     }
 
+    if (s->fail_stage) child_fail(a, s->fail_stage, s->fail_errno);
     if (s->new_session && setsid() < 0) child_fail(a, CTEND_STAGE_SETSID, errno);
 
     // Descriptor layout: move every source above the target range first, so that dup2 into 0..n-1

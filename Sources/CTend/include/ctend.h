@@ -5,9 +5,6 @@
 #ifndef CTEND_H
 #define CTEND_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,12 +39,12 @@ struct ctend_rlimit {
 
 struct ctend_spawn_attr {
     /// The program (an absolute path; PATH lookup is the caller's job) and its argv/envp, NULL-terminated.
-    const char *path;
-    char *_Nullable const *_Nonnull argv;
-    char *_Nullable const *_Nonnull envp;
+    const char *_Nullable path;
+    char *_Nullable const *_Nullable argv;
+    char *_Nullable const *_Nullable envp;
     /// fd_map[i] becomes descriptor i in the child (i = 0, 1, 2, then 3... for passed sockets).
     /// -1 means "open /dev/null" (read-only for 0, write-only otherwise). Every other descriptor is closed.
-    const int *fd_map;
+    const int *_Nullable fd_map;
     int fd_count;
     /// Working directory, or NULL to keep the manager's.
     const char *_Nullable cwd;
@@ -70,6 +67,10 @@ struct ctend_spawn_attr {
     /// writes its own pid there before exec (LISTEN_PID=, WATCHDOG_PID=), which no parent can know in advance.
     char *_Nullable *_Nullable pid_env;
     int pid_env_count;
+    /// When non-zero, the child exits at once with this stage code, its errno recorded: the parent found a
+    /// problem (an unknown User=, say) that systemd reports from the forked child, and reports it the same way.
+    int fail_stage;
+    int fail_errno;
 };
 
 /// Spawns a child with clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): the parent is suspended until the child

@@ -18,7 +18,7 @@ import Glibc
 /// Time is passed in with every event; deadlines go out as `.armTimer`. Nothing here reads a clock, sleeps
 /// or touches the system.
 public struct ServiceMachine: Sendable {
-    public let config: ServiceConfig
+    public private(set) var config: ServiceConfig
     public private(set) var state: ServiceState = .dead
     public private(set) var result: ServiceResult = .success
     public private(set) var mainPID: Int32?
@@ -64,6 +64,10 @@ public struct ServiceMachine: Sendable {
     private var runStartedAt: MonotonicInstant?
     /// The signal sent by the last kill step, so a death by exactly that signal counts as clean.
     private var lastKillSignal: Int32?
+
+    /// daemon-reload: new settings apply from the next transition that reads them (a running process keeps
+    /// running; the next start uses the new command lines).
+    public mutating func updateConfig(_ new: ServiceConfig) { config = new }
 
     public init(config: ServiceConfig, now: MonotonicInstant) {
         self.config = config

@@ -1,0 +1,644 @@
+import CTend
+import Glibc
+
+/// Where the manager finds units and keeps its files.
+public struct ManagerOptions: Sendable {
+    public var unitPaths: [String]
+    public var stateDir: String
+    public var logDir: String
+    /// Start every loaded service at launch.
+    public var startAll: Bool = true
+    public init(unitPaths: [String], stateDir: String, logDir: String) {
+        self.unitPaths = unitPaths
+        self.stateDir = stateDir
+        self.logDir = logDir
+    }
+}
+
+/// How a unit's file loaded (`LoadState=`).
+public enum LoadState: String, Sendable {
+    case loaded
+    case notFound = "not-found"
+    case badSetting = "bad-setting"
+    case error
+}
+
+/// One unit known to the manager, with the runtime's bookkeeping around its pure state machine.
+public final class Unit {
+    public let name: UnitName
+    public internal(set) var loadState: LoadState
+    public internal(set) var diagnostics: [Diagnostic]
+    public internal(set) var machine: ServiceMachine?
+    /// Pidfds of the main and control processes, for race-free signalling.
+    var pidfds: [Int32: Int32] = [:]
+    /// Sessions the unit's commands were started in: its processes, in the absence of a cgroup.
+    var sessions: Set<Int32> = []
+    /// Other processes of the unit watched through a pidfd while it is being killed: pid → (pidfd, token).
+    var watched: [Int32: (Int32, UInt64)] = [:]
+    var log: LogSink?
+    /// Clients waiting for a job of this unit.
+    var waiters: [(JobType, (Bool) -> Void)] = []
+    /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
+    public internal(set) var lastSetupError: String?
+
+    init(name: UnitName, result: UnitLoadResult, now: MonotonicInstant) {
+        self.name = name
+        diagnostics = result.diagnostics
+        if let config = result.config, !result.hasErrors {
+            loadState = .loaded
+            machine = ServiceMachine(config: config, now: now)
+        } else {
+            loadState = result.config == nil && result.diagnostics.isEmpty ? .notFound : .badSetting
+            machine = nil
+        }
+    }
+
+    public var config: ServiceConfig? { machine?.config }
+    public var activeState: ActiveState { machine?.activeState ?? .inactive }
+    public var subState: String { machine?.state.rawValue ?? "dead" }
+}
+
+/// Errors a request can end in, with the message `tend` prints.
+public struct ManagerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    /// systemctl-like exit status for the client: 1 failure, 4 no such unit, 5 unit not loaded/bad setting.
+    public var exitCode: Int32
+    public init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+/// The manager: owns every unit, runs the event loop, turns kernel events into state-machine events and
+/// carries out the effects. One thread; nothing here is shared.
+public final class Manager {
+    public let options: ManagerOptions
+    public let loop: EventLoop
+    public private(set) var units: [String: Unit] = [:]
+    private var loader: UnitLoader
+    /// Which unit a live pid belongs to, and as what.
+    private var pidOwner: [Int32: (unit: Unit, role: ProcessRole)] = [:]
+    private var signalFD: Int32 = -1
+    private let managerEnvironment: [String: String]
+    private let defaultWorkingDirectory: String
+    /// Units currently in a kill state, re-checked when processes go.
+    private var killing: Set<ObjectIdentifier> = []
+    private var shuttingDown = false
+    /// Called once shutdown is complete (all units inactive).
+    public var onShutdownComplete: (() -> Void)?
+    /// The manager's own event log (stderr, by default).
+    public var logHandler: (LogLevel, String) -> Void = { level, message in
+        let line = "tend[\(getpid())]: \(level == .info || level == .debug ? "" : level.rawValue + ": ")\(message)\n"
+        _ = try? Posix.write(2, Array(line.utf8))
+    }
+    /// A process snapshot shared by every check within one loop iteration.
+    private var snapshot: [ProcessInfo]?
+
+    public init(options: ManagerOptions) throws {
+        self.options = options
+        self.loop = try EventLoop()
+        let env = Posix.environment()
+        managerEnvironment = env
+        defaultWorkingDirectory = getuid() == 0 ? "/" : (env["HOME"] ?? "/")
+        loader = UnitLoader(searchPaths: options.unitPaths, context: SpecifierContext.current(environment: env))
+    }
+
+    // MARK: - Lifecycle
+
+    /// The signals the manager handles through its signalfd. Block them before any thread exists.
+    public static let handledSignals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
+
+    /// Sets up signals and the subreaper flag, loads every unit and starts them.
+    public func boot() throws {
+        var sigs = Manager.handledSignals
+        let e = ctend_block_signals(&sigs, Int32(sigs.count))
+        guard e == 0 else { throw SystemError("block signals", errno: e) }
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
+        let fd = ctend_signalfd(&sigs, Int32(sigs.count))
+        guard fd >= 0 else { throw SystemError("create signalfd", errno: -fd) }
+        signalFD = fd
+        try loop.watch(fd) { [unowned self] _ in self.readSignals() }
+        if ctend_set_child_subreaper() != 0 {
+            logHandler(.warning, "Failed to become a child subreaper; daemons that double-fork won't be reaped.")
+        }
+        try Posix.mkdirs(options.stateDir, mode: 0o755)
+        try? Posix.mkdirs(options.logDir, mode: 0o755)
+        loadAll()
+        if options.startAll {
+            for unit in units.values.sorted(by: { $0.name < $1.name }) where unit.name.suffix == "service" {
+                guard unit.loadState == .loaded else {
+                    for d in unit.diagnostics where d.severity == .error { logHandler(.error, d.description) }
+                    continue
+                }
+                dispatch(unit, .start)
+            }
+        }
+    }
+
+    public func run() { loop.run() }
+
+    /// Orderly shutdown: stop every unit, then `onShutdownComplete`.
+    public func shutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        logHandler(.info, "Stopping all units.")
+        for unit in units.values where unit.machine != nil {
+            dispatch(unit, .stop)
+        }
+        checkShutdownComplete()
+    }
+
+    private func checkShutdownComplete() {
+        guard shuttingDown else { return }
+        let busy = units.values.contains { u in
+            guard let m = u.machine else { return false }
+            return m.activeState != .inactive && m.activeState != .failed
+        }
+        if !busy {
+            logHandler(.info, "All units stopped.")
+            onShutdownComplete?()
+        }
+    }
+
+    // MARK: - Loading
+
+    private func loadAll() {
+        let now = Posix.monotonicNow
+        for name in loader.listUnitNames() where units[name.description] == nil {
+            let unit = Unit(name: name, result: loader.load(name), now: now)
+            units[name.description] = unit
+        }
+    }
+
+    /// Finds a unit by name (loading it on demand, as systemd loads units a command names).
+    public func unit(named raw: String) -> Unit? {
+        guard let name = UnitName(parsing: raw) else { return nil }
+        if let u = units[name.description] { return u }
+        let result = loader.load(name)
+        guard result.config != nil || !result.diagnostics.isEmpty else { return nil }
+        let unit = Unit(name: name, result: result, now: Posix.monotonicNow)
+        units[name.description] = unit
+        return unit
+    }
+
+    /// daemon-reload: re-read every unit file. Running units keep their processes; the new settings apply
+    /// from their next start (as with systemd, where most settings take effect then).
+    public func reloadUnits() {
+        loader = UnitLoader(searchPaths: options.unitPaths, context: SpecifierContext.current(environment: managerEnvironment))
+        let now = Posix.monotonicNow
+        var seen: Set<String> = []
+        for name in loader.listUnitNames() {
+            seen.insert(name.description)
+            let result = loader.load(name)
+            if let existing = units[name.description] {
+                existing.diagnostics = result.diagnostics
+                if let config = result.config, !result.hasErrors {
+                    existing.loadState = .loaded
+                    if var m = existing.machine {
+                        m.updateConfig(config)
+                        existing.machine = m
+                    } else {
+                        existing.machine = ServiceMachine(config: config, now: now)
+                    }
+                } else {
+                    existing.loadState = .badSetting
+                }
+            } else {
+                units[name.description] = Unit(name: name, result: result, now: now)
+            }
+        }
+        // Units whose file is gone are forgotten once inactive.
+        for (key, unit) in units where !seen.contains(key) {
+            if unit.activeState == .inactive || unit.activeState == .failed { units[key] = nil }
+        }
+        logHandler(.info, "Reloaded \(seen.count) unit files.")
+    }
+
+    /// `tend cat`: the unit's files as loaded.
+    public func catText(_ raw: String) -> String? {
+        guard let name = UnitName(parsing: raw) else { return nil }
+        return loader.catText(name)
+    }
+
+    // MARK: - Jobs (from clients)
+
+    /// Queues a job; `completion` runs when it finishes (at once when `wait` is false).
+    public func enqueue(_ type: JobType, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
+        guard let unit = unit(named: raw) else {
+            completion(false, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found.")
+            return
+        }
+        guard unit.loadState == .loaded, unit.machine != nil else {
+            let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
+            completion(false, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n"))
+            return
+        }
+        if shuttingDown && type != .stop {
+            completion(false, "The manager is shutting down.")
+            return
+        }
+        if wait {
+            unit.waiters.append((type, { ok in
+                completion(ok, ok ? nil : self.failureMessage(unit, type))
+            }))
+        } else {
+            completion(true, nil)
+        }
+        let event: ServiceEvent
+        switch type {
+        case .start: event = .start
+        case .stop: event = .stop
+        case .restart: event = .restart
+        case .reload: event = .reload
+        }
+        dispatch(unit, event)
+    }
+
+    private func failureMessage(_ unit: Unit, _ type: JobType) -> String {
+        let verb = type == .start ? "start" : type == .stop ? "stop" : type == .reload ? "reload" : "restart"
+        var msg = "Job for \(unit.name) failed"
+        if let m = unit.machine {
+            if type == .reload && m.state == .running {
+                msg = "Failed to \(verb) \(unit.name): the reload command failed"
+            } else {
+                msg += " because "
+                switch m.result {
+                case .startLimitHit: msg += "the start rate limit was hit (start request repeated too quickly)"
+                case .timeout: msg += "a timeout was exceeded"
+                case .exitCode: msg += "the control process exited with error code"
+                case .signal: msg += "a fatal signal was delivered to the control process"
+                case .coreDump: msg += "a fatal signal was delivered causing the control process to dump core"
+                case .resources: msg += "of unavailable resources or another system error"
+                case .protocol: msg += "the service did not take the steps required by its unit configuration"
+                case .watchdog: msg += "the service watchdog timed out"
+                case .success: msg += "it was stopped or its state changed before it became active"
+                }
+                msg += "."
+            }
+        }
+        if let last = m_lastProcess(unit) { msg += "\n" + last }
+        if let e = unit.lastSetupError { msg += "\n" + e }
+        msg += "\nSee \"tend status \(unit.name)\" and \"tend logs \(unit.name)\" for details."
+        return msg
+    }
+
+    private func m_lastProcess(_ unit: Unit) -> String? {
+        guard let p = unit.machine?.processLog.last else { return nil }
+        return "Process: \(p.pid) \(p.kind.rawValue)=\(p.command) (\(p.cause.statusText))"
+    }
+
+    /// `tend reset-failed`.
+    public func resetFailed(_ raw: String?) throws {
+        if let raw {
+            guard let u = unit(named: raw) else { throw ManagerError("Unit \(raw) not loaded.", exitCode: 5) }
+            dispatch(u, .resetFailed)
+        } else {
+            for u in units.values where u.machine != nil { dispatch(u, .resetFailed) }
+        }
+    }
+
+    /// `tend kill`: a signal to the main process, or to every process of the unit.
+    public func kill(_ raw: String, signal: Int32, who: KillTarget) throws {
+        guard let u = unit(named: raw), let m = u.machine else {
+            throw ManagerError("Unit \(raw) not loaded.", exitCode: 5)
+        }
+        guard m.activeState != .inactive && m.activeState != .failed else {
+            throw ManagerError("No process of \(u.name) to signal: the unit is not active.")
+        }
+        if who == .main && m.mainPID == nil { throw ManagerError("No main process of \(u.name) to signal.") }
+        self.signal(u, who, signal)
+    }
+
+    // MARK: - Dispatch
+
+    /// Feeds an event to a unit's machine and carries out the effects, with the events they produce.
+    func dispatch(_ unit: Unit, _ first: ServiceEvent) {
+        guard unit.machine != nil else { return }
+        var queue: [ServiceEvent] = [first]
+        var index = 0
+        while index < queue.count {
+            let event = queue[index]
+            index += 1
+            let before = unit.machine!.state
+            let effects = unit.machine!.handle(event, now: Posix.monotonicNow)
+            for fx in effects { perform(unit, fx, queue: &queue) }
+            let after = unit.machine!.state
+            if before != after { stateChanged(unit, from: before, to: after) }
+            if index == queue.count, let extra = checkProcessesGone(unit) { queue.append(extra) }
+        }
+        checkShutdownComplete()
+    }
+
+    private func perform(_ unit: Unit, _ fx: ServiceEffect, queue: inout [ServiceEvent]) {
+        switch fx {
+        case .spawn(let role, let kind, let command):
+            queue.append(spawn(unit, role, kind, command))
+        case .kill(let target, let sig):
+            signal(unit, target, sig)
+        case .armTimer(let at):
+            loop.setDeadline(ObjectIdentifier(unit), at: at) { [unowned self] in self.dispatch(unit, .timer) }
+        case .cancelTimer:
+            loop.cancelDeadline(ObjectIdentifier(unit))
+        case .resolveMainPID:
+            queue.append(.mainPIDResolved(resolveMainPID(unit)))
+        case .jobFinished(let type, let ok):
+            let matching = unit.waiters.filter { $0.0 == type }
+            unit.waiters.removeAll { $0.0 == type }
+            for w in matching { w.1(ok) }
+        case .log(let level, let message):
+            logHandler(level, "\(unit.name): \(message)")
+            unit.log?.note(message)
+        }
+    }
+
+    private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+        if to.isKillState { killing.insert(ObjectIdentifier(unit)) } else { killing.remove(ObjectIdentifier(unit)) }
+        if to == .dead || to == .failed || to == .autoRestart {
+            for (pid, (fd, token)) in unit.watched {
+                loop.unwatch(token)
+                Posix.close(fd)
+                _ = pid
+            }
+            unit.watched = [:]
+            // Processes left behind (KillMode=process/none) are no longer tracked as the unit's.
+            unit.sessions = []
+        }
+        if let m = unit.machine, let main = m.mainPID { unit.log?.currentPID = main }
+    }
+
+    // MARK: - Processes
+
+    private func spawn(_ unit: Unit, _ role: ProcessRole, _ kind: CommandKind, _ command: ExecCommand) -> ServiceEvent {
+        guard let m = unit.machine else { return .spawnFailed(role, errno: EINVAL) }
+        let config = m.config
+        var opened: [Int32] = []
+        defer { for fd in opened { Posix.close(fd) } }
+        var stdio: [Int32] = [-1, -1, -1]
+        var failure: String?
+        if case .file(let path) = config.standardInput {
+            if let fd = try? Posix.open(path, O_RDONLY) { stdio[0] = fd; opened.append(fd) } else { failure = "Failed to open standard input \(path)" }
+        }
+        func target(_ out: StandardOutput, _ index: Int) {
+            switch out {
+            case .inherit: stdio[index] = index == 1 ? stdio[0] : stdio[1]
+            case .null: stdio[index] = -1
+            case .journal:
+                if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+                do {
+                    try unit.log!.openPipes()
+                    stdio[index] = index == 1 ? unit.log!.stdoutWrite : unit.log!.stderrWrite
+                } catch {
+                    failure = "Failed to set up logging: \(error)"
+                }
+            case .file(let p), .append(let p), .truncate(let p):
+                var flags = O_WRONLY | O_CREAT
+                if case .append = out { flags |= O_APPEND }
+                if case .truncate = out { flags |= O_TRUNC }
+                do {
+                    let fd = try Posix.open(p, flags, mode: 0o644)
+                    opened.append(fd)
+                    stdio[index] = fd
+                } catch {
+                    failure = "Failed to open \(p) for standard \(index == 1 ? "output" : "error"): \(error)"
+                }
+            }
+        }
+        target(config.standardOutput, 1)
+        target(config.standardError, 2)
+        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+        if let failure {
+            unit.lastSetupError = failure
+            logHandler(.error, "\(unit.name): \(failure)")
+            return .spawnFailed(role, errno: EIO)
+        }
+
+        var extra: [(String, String)] = []
+        if let main = m.mainPID ?? m.lastMainPID, role == .control { extra.append(("MAINPID", String(main))) }
+        if kind == .execStop || kind == .execStopPost {
+            extra.append(("SERVICE_RESULT", m.result.rawValue))
+            if let exit = m.lastMainExit {
+                extra.append(("EXIT_CODE", exit.codeName))
+                switch exit {
+                case .exited(let s): extra.append(("EXIT_STATUS", String(s)))
+                case .killed(let sig), .dumped(let sig): extra.append(("EXIT_STATUS", Signals.name(sig) ?? String(sig)))
+                }
+            }
+        }
+        let request = SpawnRequest(config: config, command: command, kind: kind, stdio: stdio, extraEnvironment: extra,
+                                   managerEnvironment: managerEnvironment, defaultWorkingDirectory: defaultWorkingDirectory)
+        do {
+            let (p, setupError) = try Spawner.spawn(request)
+            pidOwner[p.pid] = (unit, role)
+            if p.pidfd >= 0 { unit.pidfds[p.pid] = p.pidfd }
+            unit.sessions.insert(p.pid)
+            if let setupError {
+                unit.lastSetupError = setupError
+                logHandler(.error, "\(unit.name): \(setupError)")
+                unit.log?.note(setupError)
+            } else if role == .main {
+                unit.lastSetupError = nil
+            }
+            if role == .main { unit.log?.currentPID = p.pid }
+            return .spawned(role, pid: p.pid, setupFailed: p.failedStage != 0)
+        } catch {
+            let message = "Failed to spawn '\(kind.rawValue)' task: \(error)"
+            unit.lastSetupError = message
+            logHandler(.error, "\(unit.name): \(message)")
+            unit.log?.note(message)
+            return .spawnFailed(role, errno: (error as? SpawnError)?.errno ?? EIO)
+        }
+    }
+
+    /// Sends a signal as the machine asked. The main and control processes get it through their pidfd; `.all`
+    /// reaches every process of the unit's sessions (its process groups and their members).
+    private func signal(_ unit: Unit, _ target: KillTarget, _ sig: Int32) {
+        guard let m = unit.machine else { return }
+        func send(_ pid: Int32) {
+            if let fd = unit.pidfds[pid] {
+                _ = ctend_pidfd_send_signal(fd, sig)
+            } else {
+                _ = Glibc.kill(pid, sig)
+            }
+        }
+        switch target {
+        case .main:
+            if let p = m.mainPID { send(p) }
+        case .control:
+            if let p = m.controlPID { send(p) }
+        case .all:
+            if let p = m.mainPID { send(p) }
+            if let p = m.controlPID { send(p) }
+            for proc in unitProcesses(unit) where proc.pid != m.mainPID && proc.pid != m.controlPID {
+                _ = Glibc.kill(proc.pid, sig)
+            }
+        }
+    }
+
+    /// The live processes of a unit: members of the sessions its commands started, plus the tracked pids.
+    private func unitProcesses(_ unit: Unit) -> [ProcessInfo] {
+        if snapshot == nil {
+            snapshot = ProcessTable.scan()
+            loop.afterEvents { [unowned self] in self.snapshot = nil }
+        }
+        let me = getpid()
+        return snapshot!.filter { p in
+            p.pid != me && p.state != "Z" && p.state != "X" && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil)
+        }
+    }
+
+    /// In a kill state: `.allProcessesGone` if nothing of the awaited scope is left; otherwise make sure each
+    /// remaining process is watched so its exit triggers another check.
+    private func checkProcessesGone(_ unit: Unit) -> ServiceEvent? {
+        guard let m = unit.machine, let scope = m.awaitedProcesses else { return nil }
+        if scope != .all {
+            return m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
+        }
+        snapshot = nil  // signals were just sent: look afresh
+        let remaining = unitProcesses(unit)
+        if remaining.isEmpty && m.mainPID == nil && m.controlPID == nil { return .allProcessesGone }
+        for p in remaining where unit.watched[p.pid] == nil && pidOwner[p.pid] == nil {
+            let fd = ctend_pidfd_open(p.pid)
+            guard fd >= 0 else { continue }
+            if let token = try? loop.watch(fd, { [unowned self] _ in
+                if let entry = unit.watched.removeValue(forKey: p.pid) {
+                    self.loop.unwatch(entry.1)
+                    Posix.close(entry.0)
+                }
+                self.recheck(unit)
+            }) {
+                unit.watched[p.pid] = (fd, token)
+            } else {
+                Posix.close(fd)
+            }
+        }
+        return nil
+    }
+
+    private func recheck(_ unit: Unit) {
+        guard unit.machine?.awaitedProcesses != nil else { return }
+        if let e = checkProcessesGone(unit) { dispatch(unit, e) }
+    }
+
+    /// Type=forking: the daemon's pid from PIDFile=, or the one process left of the unit.
+    private func resolveMainPID(_ unit: Unit) -> Int32? {
+        guard let config = unit.config else { return nil }
+        if let path = config.pidFile {
+            guard let bytes = Posix.readFile(path, limit: 64) else { return nil }
+            let text = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == " " }).first
+            guard let t = text, let pid = Int32(t), pid > 0, ProcessTable.stat(pid) != nil else { return nil }
+            adopt(unit, pid)
+            return pid
+        }
+        guard config.guessMainPID else { return nil }
+        snapshot = nil
+        let me = getpid()
+        let all = ProcessTable.scan()
+        let candidates = all.filter { p in
+            p.state != "Z" && p.pid != me
+                && (unit.sessions.contains(p.session) || (p.ppid == me && pidOwner[p.pid] == nil))
+                && pidOwner[p.pid] == nil
+        }
+        guard candidates.count == 1 else { return nil }
+        adopt(unit, candidates[0].pid)
+        return candidates[0].pid
+    }
+
+    private func adopt(_ unit: Unit, _ pid: Int32) {
+        pidOwner[pid] = (unit, .main)
+        let fd = ctend_pidfd_open(pid)
+        if fd >= 0 { unit.pidfds[pid] = fd }
+        if let info = ProcessTable.stat(pid) { unit.sessions.insert(info.session) }
+        unit.log?.currentPID = pid
+        // A daemon that is not our child (no subreaper) can't be reaped: watch its pidfd for the exit.
+        if let info = ProcessTable.stat(pid), info.ppid != getpid(), fd >= 0 {
+            if let token = try? loop.watch(fd, { [unowned self] _ in
+                if let entry = unit.watched.removeValue(forKey: pid) { self.loop.unwatch(entry.1) }
+                self.processEnded(pid, .exited(0))
+            }) {
+                unit.watched[pid] = (-1, token)
+            }
+        }
+    }
+
+    // MARK: - Signals and child exits
+
+    private func readSignals() {
+        while true {
+            let sig = ctend_signalfd_read(signalFD)
+            if sig <= 0 { break }
+            switch sig {
+            case SIGCHLD: reapChildren()
+            case SIGTERM, SIGINT: shutdown()
+            case SIGHUP: reloadUnits()
+            default: break
+            }
+        }
+    }
+
+    private func reapChildren() {
+        var pid: pid_t = 0
+        var code: Int32 = 0
+        var status: Int32 = 0
+        var reapedOrphan = false
+        while ctend_reap_any(&pid, &code, &status) == 1 {
+            let cause: ExitCause
+            switch code {
+            case 1: cause = .exited(status)  // CLD_EXITED
+            case 3: cause = .dumped(status)  // CLD_DUMPED
+            default: cause = .killed(status)
+            }
+            if pidOwner[pid] != nil { processEnded(pid, cause) } else { reapedOrphan = true }
+        }
+        if reapedOrphan {
+            snapshot = nil
+            for unit in units.values where killing.contains(ObjectIdentifier(unit)) { recheck(unit) }
+        }
+    }
+
+    private func processEnded(_ pid: Int32, _ cause: ExitCause) {
+        guard let (unit, _) = pidOwner.removeValue(forKey: pid) else { return }
+        if let fd = unit.pidfds.removeValue(forKey: pid) { Posix.close(fd) }
+        snapshot = nil
+        dispatch(unit, .exited(pid: pid, cause))
+    }
+
+    // MARK: - Queries
+
+    /// The realtime (µs since the epoch) of a monotonic instant.
+    public func realtime(of t: MonotonicInstant) -> UInt64 {
+        let now = Posix.monotonicNow
+        let rt = Posix.realtimeMicroseconds
+        return rt &- now.usec(since: t)
+    }
+
+    public func logPath(_ unit: Unit) -> String { options.logDir + "/" + unit.name.description + "/current" }
+
+    /// Follow a unit's log: `handler` gets every record as it is written. Returns a cancel function.
+    public func follow(_ unit: Unit, _ handler: @escaping (ArraySlice<UInt8>) -> Void) -> () -> Void {
+        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+        let id = nextFollowerID
+        nextFollowerID += 1
+        followers[ObjectIdentifier(unit), default: [:]][id] = handler
+        unit.log!.onRecord = { [unowned self] record in
+            for h in self.followers[ObjectIdentifier(unit)]?.values ?? [:].values { h(record) }
+        }
+        return { [weak self] in self?.followers[ObjectIdentifier(unit)]?[id] = nil }
+    }
+    private var followers: [ObjectIdentifier: [Int: (ArraySlice<UInt8>) -> Void]] = [:]
+    private var nextFollowerID = 0
+
+    /// Whether a unit is enabled: a link to it in some `*.wants/` or `*.requires/` directory of the unit paths.
+    public func enablement(_ unit: Unit) -> String {
+        guard let config = unit.config else { return "static" }
+        if config.wantedBy.isEmpty && config.requiredBy.isEmpty && config.alias.isEmpty { return "static" }
+        for dir in options.unitPaths {
+            for target in config.wantedBy {
+                if access("\(dir)/\(target).wants/\(unit.name)", F_OK) == 0 { return "enabled" }
+            }
+            for target in config.requiredBy {
+                if access("\(dir)/\(target).requires/\(unit.name)", F_OK) == 0 { return "enabled" }
+            }
+        }
+        return "disabled"
+    }
+}
