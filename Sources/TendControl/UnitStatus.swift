@@ -1,0 +1,144 @@
+import Glibc
+import TendCore
+
+/// A unit's state as the control protocol carries it (and `--output json` prints it). Field names are
+/// stable; times are microseconds since the epoch (UTC); a pid of 0 means none.
+public enum UnitStatusJSON {
+    public static func make(_ unit: Unit, manager: Manager, logLines: Int) -> JSON {
+        var o: [(String, JSON)] = [
+            ("unit", .string(unit.name.description)),
+            ("load", .string(unit.loadState.rawValue)),
+            ("active", .string(unit.activeState.rawValue)),
+            ("sub", .string(unit.subState)),
+        ]
+        let config = unit.config
+        o.append(("description", .string(config?.description ?? unit.name.description)))
+        o.append(("fragmentPath", .string(config?.fragmentPath ?? "")))
+        o.append(("dropIns", .array((config?.dropInPaths ?? []).map { .string($0) })))
+        o.append(("enabled", .string(manager.enablement(unit))))
+        if let m = unit.machine {
+            o.append(("result", .string(m.result.rawValue)))
+            o.append(("since", .int(Int64(manager.realtime(of: m.stateSince)))))
+            if let t = m.activeEnterTimestamp { o.append(("activeEnterTimestamp", .int(Int64(manager.realtime(of: t))))) }
+            if let t = m.inactiveEnterTimestamp {
+                o.append(("inactiveEnterTimestamp", .int(Int64(manager.realtime(of: t)))))
+            }
+            o.append(("mainPID", .int(Int64(m.mainPID ?? 0))))
+            if let p = m.mainPID { o.append(("mainComm", .string(ProcessTable.comm(p) ?? ""))) }
+            o.append(("controlPID", .int(Int64(m.controlPID ?? 0))))
+            if let c = m.controlCommand {
+                o.append(("controlCommand", .string("\(c.kind.rawValue)=\(c.command.commandLine)")))
+            }
+            o.append(("nRestarts", .int(Int64(m.restartCount))))
+            if let exit = m.lastMainExit {
+                o.append(("execMainPID", .int(Int64(m.lastMainPID ?? 0))))
+                o.append(("execMainCode", .string(exit.codeName)))
+                o.append(("execMainStatus", .int(Int64(exit.value))))
+                o.append(("execMainStatusText", .string(exit.statusText)))
+            }
+            o.append(("processes", .array(m.processLog.map { p in
+                .object([
+                    ("pid", .int(Int64(p.pid))), ("command", .string("\(p.kind.rawValue)=\(p.command)")),
+                    ("code", .string(p.cause.codeName)), ("status", .int(Int64(p.cause.value))),
+                    ("text", .string(p.cause.statusText + (p.ignoredFailure ? " (ignored)" : ""))),
+                ])
+            })))
+            o.append(("type", .string(m.config.type.rawValue)))
+            o.append(("restart", .string(m.config.restart.rawValue)))
+        }
+        if let e = unit.lastSetupError { o.append(("setupError", .string(e))) }
+        if !unit.diagnostics.isEmpty { o.append(("diagnostics", .array(unit.diagnostics.map { .string($0.description) }))) }
+        if logLines > 0 {
+            o.append(("log", .array(LogSink.tail(path: manager.logPath(unit), count: logLines).map { .string($0) })))
+        }
+        return .object(o)
+    }
+
+    /// `tend show`: systemctl's property names and values.
+    public static func properties(_ unit: Unit, manager: Manager) -> [(String, String)] {
+        var p: [(String, String)] = [
+            ("Id", unit.name.description),
+            ("LoadState", unit.loadState.rawValue),
+            ("ActiveState", unit.activeState.rawValue),
+            ("SubState", unit.subState),
+            ("UnitFileState", manager.enablement(unit)),
+        ]
+        guard let m = unit.machine else { return p }
+        let c = m.config
+        p += [
+            ("Description", c.description ?? unit.name.description),
+            ("FragmentPath", c.fragmentPath ?? ""),
+            ("DropInPaths", c.dropInPaths.joined(separator: " ")),
+            ("Type", c.type.rawValue),
+            ("Restart", c.restart.rawValue),
+            ("RestartUSec", c.restartSec.description),
+            ("TimeoutStartUSec", c.timeoutStart.description),
+            ("TimeoutStopUSec", c.timeoutStop.description),
+            ("KillMode", c.killMode.rawValue),
+            ("KillSignal", String(c.killSignal)),
+            ("Result", m.result.rawValue),
+            ("MainPID", String(m.mainPID ?? 0)),
+            ("ControlPID", String(m.controlPID ?? 0)),
+            ("NRestarts", String(m.restartCount)),
+            ("ExecMainPID", String(m.lastMainPID ?? 0)),
+            ("ExecMainCode", m.lastMainExit.map { String($0.codeNumber) } ?? "0"),
+            ("ExecMainStatus", String(m.lastMainExit?.value ?? 0)),
+            ("StateChangeTimestamp", TimeFormat.timestamp(manager.realtime(of: m.stateSince))),
+            ("ActiveEnterTimestamp", m.activeEnterTimestamp.map { TimeFormat.timestamp(manager.realtime(of: $0)) } ?? ""),
+            ("InactiveEnterTimestamp", m.inactiveEnterTimestamp.map { TimeFormat.timestamp(manager.realtime(of: $0)) } ?? ""),
+            ("StartLimitIntervalUSec", c.startLimitInterval.description),
+            ("StartLimitBurst", String(c.startLimitBurst)),
+            ("User", c.user ?? ""),
+            ("Group", c.group ?? ""),
+            ("WorkingDirectory", c.workingDirectory ?? ""),
+            ("ExecStart", c.execStart.map(\.commandLine).joined(separator: " ; ")),
+            ("StandardOutput", String(describing: c.standardOutput)),
+            ("StandardError", String(describing: c.standardError)),
+        ]
+        return p
+    }
+}
+
+extension ExitCause {
+    /// siginfo's CLD_* number, as systemctl show prints ExecMainCode=.
+    var codeNumber: Int {
+        switch self {
+        case .exited: return 1
+        case .killed: return 2
+        case .dumped: return 3
+        }
+    }
+}
+
+/// Times as systemctl prints them.
+public enum TimeFormat {
+    /// `Sun 2026-11-22 02:50:01 UTC` in the local time zone.
+    public static func timestamp(_ realtimeUS: UInt64) -> String {
+        guard realtimeUS > 0 else { return "" }
+        var t = time_t(realtimeUS / 1_000_000)
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, "%a %Y-%m-%d %H:%M:%S %Z", &tm)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `5min 3s ago` style span, systemd's rounding (two most significant units).
+    public static func ago(_ realtimeUS: UInt64, now: UInt64) -> String {
+        guard now >= realtimeUS else { return "now" }
+        let us = now - realtimeUS
+        let units: [(String, UInt64)] = [
+            ("y", 31_557_600_000_000), ("month", 2_629_800_000_000), ("w", 604_800_000_000), ("d", 86_400_000_000),
+            ("h", 3_600_000_000), ("min", 60_000_000), ("s", 1_000_000), ("ms", 1_000),
+        ]
+        var rest = us
+        var parts: [String] = []
+        for (name, size) in units where rest >= size && parts.count < 2 {
+            parts.append("\(rest / size)\(name)")
+            rest %= size
+            if name == "s" { break }
+        }
+        if parts.isEmpty { return "\(us)us ago" }
+        return parts.joined(separator: " ") + " ago"
+    }
+}

@@ -1,0 +1,135 @@
+import CTend
+import Glibc
+import TendControl
+import TendCore
+
+/// Default locations (DESIGN.md "Files and defaults").
+enum Defaults {
+    static var isRoot: Bool { getuid() == 0 }
+    static var env: [String: String] { Posix.environment() }
+
+    static var home: String { env["HOME"] ?? Posix.user(uid: getuid())?.home ?? "/" }
+
+    static var stateDir: String {
+        if let d = env["TEND_STATE_DIR"], !d.isEmpty { return d }
+        if isRoot { return "/run/tend" }
+        if let r = env["XDG_RUNTIME_DIR"], !r.isEmpty { return r + "/tend" }
+        return "/tmp/tend-\(getuid())"
+    }
+
+    static var logDir: String {
+        if let d = env["TEND_LOG_DIR"], !d.isEmpty { return d }
+        if isRoot { return "/var/log/tend" }
+        if let s = env["XDG_STATE_HOME"], !s.isEmpty { return s + "/tend/logs" }
+        return home + "/.local/state/tend/logs"
+    }
+
+    static var unitDirs: [String] {
+        if isRoot { return ["/etc/tend/units"] }
+        if let c = env["XDG_CONFIG_HOME"], !c.isEmpty { return [c + "/tend/units"] }
+        return [home + "/.config/tend/units"]
+    }
+}
+
+/// `tend daemon`: parsed by hand and dispatched before ArgumentParser runs, so the long-running manager
+/// never touches the CLI library's pages (DESIGN.md: keep the manager's footprint small).
+enum DaemonCommand {
+    static let usage = """
+        USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--no-start]
+
+        Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
+        by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
+        SIGTERM or SIGINT stops every service, then exits 0; SIGHUP re-reads the unit files.
+
+        OPTIONS:
+          --units DIR       A directory of unit files (repeatable; the first one found wins for a name).
+                            Default: /etc/tend/units for root, $XDG_CONFIG_HOME/tend/units otherwise.
+          --state-dir DIR   Control socket and runtime state. Default: $TEND_STATE_DIR, /run/tend for root,
+                            $XDG_RUNTIME_DIR/tend otherwise.
+          --log-dir DIR     Where service logs are written. Default: /var/log/tend for root,
+                            $XDG_STATE_HOME/tend/logs otherwise.
+          --no-start        Load the units but start none of them.
+          -h, --help        Show this help.
+
+        """
+
+    static func run(_ args: [String]) -> Never {
+        // Block the signals the manager reads through its signalfd before anything else (no thread exists yet).
+        var sigs = Manager.handledSignals
+        _ = ctend_block_signals(&sigs, Int32(sigs.count))
+
+        var units: [String] = []
+        var stateDir: String?
+        var logDir: String?
+        var startAll = true
+        var i = 0
+        func value(_ flag: String) -> String {
+            if i + 1 < args.count {
+                i += 1
+                return args[i]
+            }
+            fail("Missing value for \(flag).", usage: true)
+        }
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--units": units.append(value(a))
+            case "--state-dir": stateDir = value(a)
+            case "--log-dir": logDir = value(a)
+            case "--no-start": startAll = false
+            case "-h", "--help":
+                print(usage, terminator: "")
+                exit(0)
+            default:
+                if a.hasPrefix("--units=") { units.append(String(a.dropFirst(8))) }
+                else if a.hasPrefix("--state-dir=") { stateDir = String(a.dropFirst(12)) }
+                else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
+                else { fail("Unknown option \(a).", usage: true) }
+            }
+            i += 1
+        }
+        let cwd = currentDirectory()
+        func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
+        var options = ManagerOptions(
+            unitPaths: (units.isEmpty ? Defaults.unitDirs : units).map(absolute),
+            stateDir: absolute(stateDir ?? Defaults.stateDir),
+            logDir: absolute(logDir ?? Defaults.logDir))
+        options.startAll = startAll
+
+        do {
+            try Posix.mkdirs(options.stateDir, mode: 0o755)
+            // One manager per state directory.
+            let lockFD = try Posix.open(options.stateDir + "/lock", O_RDWR | O_CREAT, mode: 0o600)
+            if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+                fail("Another tend daemon is running with state directory \(options.stateDir).")
+            }
+            let manager = try Manager(options: options)
+            let server = try ControlServer(manager: manager, path: options.stateDir + "/" + ControlProtocol.socketName)
+            manager.onShutdownComplete = {
+                server.close()
+                manager.loop.stop()
+            }
+            manager.logHandler(.info, "tend \(tendVersion) starting: units from \(options.unitPaths.joined(separator: ", ")), state in \(options.stateDir), logs in \(options.logDir).")
+            try manager.boot()
+            manager.run()
+            exit(0)
+        } catch {
+            fail("Failed to start the manager: \(error)")
+        }
+    }
+
+    static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return String(cString: buf)
+    }
+
+    static func fail(_ message: String, usage: Bool = false) -> Never {
+        var text = "tend daemon: \(message)\n"
+        if usage { text += "See 'tend daemon --help'.\n" }
+        _ = try? Posix.write(2, Array(text.utf8))
+        exit(usage ? 2 : 1)
+    }
+}
+
+let tendVersion = "0.1.0"

@@ -1,0 +1,356 @@
+import ArgumentParser
+import Glibc
+import TendControl
+import TendCore
+
+@main
+struct Entry {
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "daemon" { DaemonCommand.run(Array(args.dropFirst())) }
+        Tend.main()
+    }
+}
+
+struct Tend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tend",
+        abstract: "A service manager and process supervisor that runs systemd unit files.",
+        version: tendVersion,
+        subcommands: [
+            DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
+            List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Verify.self,
+        ])
+}
+
+/// Options every client command shares.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "The manager's state directory (default: $TEND_STATE_DIR, /run/tend for root, $XDG_RUNTIME_DIR/tend otherwise).")
+    var stateDir: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    func client() throws -> ControlClient {
+        do {
+            return try ControlClient(stateDir: stateDir ?? Defaults.stateDir)
+        } catch let f as ControlClient.Failure {
+            throw CLIError(f.description, exitCode: f.exitCode)
+        }
+    }
+
+    func request(_ json: JSON) throws -> JSON {
+        do {
+            return try client().request(json)
+        } catch let f as ControlClient.Failure {
+            throw CLIError(f.description, exitCode: f.exitCode)
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument {
+    case text, json
+}
+
+/// A failure with its message and exit status; printed without the usage text.
+struct CLIError: Error {
+    var message: String
+    var exitCode: Int32
+    init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning a CLIError into a message on stderr and its exit status.
+    func guarded(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as CLIError {
+            printError(e.message)
+            throw ExitCode(e.exitCode)
+        }
+    }
+}
+
+func printError(_ s: String) {
+    _ = try? Posix.write(2, Array((s.hasSuffix("\n") ? s : s + "\n").utf8))
+}
+
+/// stdout without block buffering surprises: each call writes through.
+func out(_ s: String) {
+    _ = try? Posix.write(1, Array(s.utf8))
+}
+
+// MARK: - Daemon (help only: `tend daemon` itself is dispatched before ArgumentParser)
+
+struct DaemonHelp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon", abstract: "Run the service manager in the foreground (see 'tend daemon --help').")
+    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+    func run() throws { DaemonCommand.run(rest) }
+}
+
+// MARK: - Jobs
+
+struct JobOptions: ParsableArguments {
+    @Argument(help: "Units (NAME means NAME.service).") var units: [String]
+    @Flag(name: .customLong("no-block"), help: "Don't wait for the job to finish.") var noBlock = false
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if units.isEmpty { throw ValidationError("Name at least one unit.") }
+    }
+}
+
+protocol JobCommand: ParsableCommand {
+    var job: JobOptions { get }
+    static var verb: String { get }
+}
+
+extension JobCommand {
+    func run() throws {
+        try guarded {
+            let req = JSON.object([
+                ("cmd", .string(Self.verb)), ("units", .array(job.units.map { .string($0) })),
+                ("noBlock", .bool(job.noBlock)),
+            ])
+            _ = try job.client.request(req)
+        }
+    }
+}
+
+struct Start: JobCommand {
+    static let configuration = CommandConfiguration(abstract: "Start units and wait until they are active (or failed).")
+    static let verb = "start"
+    @OptionGroup var job: JobOptions
+}
+
+struct Stop: JobCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop units and wait until they are down.")
+    static let verb = "stop"
+    @OptionGroup var job: JobOptions
+}
+
+struct Restart: JobCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop, then start units (start them if inactive).")
+    static let verb = "restart"
+    @OptionGroup var job: JobOptions
+}
+
+struct TryRestart: JobCommand {
+    static let configuration = CommandConfiguration(commandName: "try-restart", abstract: "Restart units that are active; leave the others alone.")
+    static let verb = "try-restart"
+    @OptionGroup var job: JobOptions
+}
+
+struct Reload: JobCommand {
+    static let configuration = CommandConfiguration(abstract: "Run units' ExecReload= commands.")
+    static let verb = "reload"
+    @OptionGroup var job: JobOptions
+}
+
+// MARK: - Status and queries
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show units' state, main process, last exit and recent log lines.",
+        discussion: "Exit status: 0 if all named units are active, 3 if some are not, 4 if a unit does not exist.")
+    @Argument(help: "Units (all loaded units when none is named).") var units: [String] = []
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "Log lines to show.") var lines = 10
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        var exitCode: Int32 = 0
+        try guarded {
+            let reply = try client.request(.object([
+                ("cmd", .string("status")), ("units", .array(units.map { .string($0) })), ("lines", .int(Int64(lines))),
+            ]))
+            let list = reply["units"]?.array ?? []
+            let missing = reply["missing"]?.stringArray ?? []
+            if client.output == .json {
+                out(JSON.array(list).serialized(pretty: true) + "\n")
+            } else {
+                let now = Posix.realtimeMicroseconds
+                out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
+            }
+            for m in missing { printError("Unit \(m) could not be found.") }
+            if !missing.isEmpty {
+                exitCode = 4
+            } else if list.contains(where: { $0["active"]?.string != "active" && $0["active"]?.string != "reloading" }) {
+                exitCode = 3
+            }
+        }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List units, like systemctl list-units.")
+    @Flag(name: .shortAndLong, help: "Include inactive units.") var all = false
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try client.request(.object([("cmd", .string("list")), ("all", .bool(all))]))
+            let list = reply["units"]?.array ?? []
+            if client.output == .json {
+                let rows: [JSON] = list.map { u in
+                    .object([
+                        ("unit", u["unit"] ?? .null), ("load", u["load"] ?? .null), ("active", u["active"] ?? .null),
+                        ("sub", u["sub"] ?? .null), ("description", u["description"] ?? .null),
+                        ("mainPID", u["mainPID"] ?? .int(0)),
+                    ])
+                }
+                out(JSON.array(rows).serialized(pretty: true) + "\n")
+                return
+            }
+            out(StatusText.table(list))
+        }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show unit properties as Key=Value lines.")
+    @Argument(help: "Units.") var units: [String]
+    @Option(name: [.customShort("p"), .customLong("property")], help: "Only these properties (comma-separated, repeatable).")
+    var property: [String] = []
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try client.request(.object([("cmd", .string("show")), ("units", .array(units.map { .string($0) }))]))
+            let wanted = Set(property.flatMap { $0.split(separator: ",").map(String.init) })
+            var blocks: [String] = []
+            var jsonUnits: [JSON] = []
+            for unit in reply["units"]?.array ?? [] {
+                let pairs = (unit.array ?? []).compactMap { p -> (String, String)? in
+                    guard let a = p.array, a.count == 2, let k = a[0].string, let v = a[1].string else { return nil }
+                    return wanted.isEmpty || wanted.contains(k) ? (k, v) : nil
+                }
+                blocks.append(pairs.map { "\($0.0)=\($0.1)\n" }.joined())
+                jsonUnits.append(.object(pairs.map { ($0.0, .string($0.1)) }))
+            }
+            if client.output == .json {
+                out(JSON.array(jsonUnits).serialized(pretty: true) + "\n")
+            } else {
+                out(blocks.joined(separator: "\n"))
+            }
+        }
+    }
+}
+
+struct Cat: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the unit files (and drop-ins) as loaded.")
+    @Argument(help: "Units.") var units: [String]
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try client.request(.object([("cmd", .string("cat")), ("units", .array(units.map { .string($0) }))]))
+            out((reply["texts"]?.stringArray ?? []).joined(separator: "\n"))
+        }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a signal to a unit's processes.")
+    @Argument(help: "Units.") var units: [String]
+    @Option(name: [.customShort("s"), .customLong("signal")], help: "Signal name or number (default: SIGTERM).")
+    var signal = "SIGTERM"
+    @Option(name: .customLong("who"), help: "main: the main process only; all: every process of the unit.")
+    var who = "all"
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        guard Signals.number(named: signal) != nil else { throw ValidationError("Unknown signal \"\(signal)\".") }
+        guard who == "main" || who == "all" else { throw ValidationError("--who takes main or all.") }
+    }
+
+    func run() throws {
+        try guarded {
+            _ = try client.request(.object([
+                ("cmd", .string("kill")), ("units", .array(units.map { .string($0) })),
+                ("signal", .int(Int64(Signals.number(named: signal)!))), ("who", .string(who)),
+            ]))
+        }
+    }
+}
+
+struct ResetFailed: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reset-failed", abstract: "Clear the failed state and the start rate limit.")
+    @Argument(help: "Units (all when none is named).") var units: [String] = []
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            _ = try client.request(.object([("cmd", .string("reset-failed")), ("units", .array(units.map { .string($0) }))]))
+        }
+    }
+}
+
+struct DaemonReload: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "daemon-reload", abstract: "Re-read all unit files.")
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded { _ = try client.request(.object([("cmd", .string("daemon-reload"))])) }
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print units' captured output, like journalctl -u.")
+    @Argument(help: "Units (all when none is named).") var units: [String] = []
+    @Flag(name: .shortAndLong, help: "Keep printing new lines as they arrive.") var follow = false
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "How many recent lines.") var lines = 10
+    @Option(name: [.customShort("o"), .customLong("output")], help: "short, json or cat.") var format: LogFormat = .short
+    @Option(name: .customLong("state-dir"), help: "The manager's state directory.") var stateDir: String?
+
+    enum LogFormat: String, ExpressibleByArgument { case short, json, cat }
+
+    func run() throws {
+        try guarded {
+            let client: ControlClient
+            do {
+                client = try ControlClient(stateDir: stateDir ?? Defaults.stateDir)
+            } catch let f as ControlClient.Failure {
+                throw CLIError(f.description, exitCode: f.exitCode)
+            }
+            let reply: JSON
+            do {
+                reply = try client.request(.object([
+                    ("cmd", .string("logs")), ("units", .array(units.map { .string($0) })),
+                    ("lines", .int(Int64(lines))), ("follow", .bool(follow)),
+                ]))
+            } catch let f as ControlClient.Failure {
+                throw CLIError(f.description, exitCode: f.exitCode)
+            }
+            for line in reply["lines"]?.stringArray ?? [] { out(LogText.render(Array(line.utf8), format)) }
+            guard follow else { return }
+            while let line = try client.readLine() { out(LogText.render(line, format)) }
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check unit files offline: print FILE:LINE: problems.",
+        discussion: "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.")
+    @Argument(help: "Unit files.") var files: [String]
+
+    func run() throws {
+        var failed = false
+        for file in files {
+            let dir = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+            let loader = UnitLoader(searchPaths: [dir], context: SpecifierContext.current(environment: Posix.environment()))
+            let result = loader.loadFile(path: file)
+            for d in result.diagnostics { printError(d.description) }
+            if result.hasErrors || result.config == nil {
+                failed = true
+                if result.config == nil && result.diagnostics.isEmpty { printError("\(file): cannot read the file.") }
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
