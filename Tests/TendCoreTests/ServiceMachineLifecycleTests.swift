@@ -276,6 +276,23 @@ import Testing
         #expect(d.state == .dead)
     }
 
+    /// systemd's service_stop(): during start-post the start has not succeeded, so ExecStop= is skipped.
+    @Test func stopDuringStartPostSkipsExecStop() {
+        var d = MachineDriver(
+            serviceConfig {
+                $0.execStartPost = [cmd("/bin/post")]
+                $0.execStop = [cmd("/bin/stop")]
+            })
+        d.send(.start)
+        d.send(.stop)
+        #expect(d.state == .stopSigterm)
+        #expect(d.jobs == [.init(.start, false)])
+        d.settle()
+        #expect(d.state == .dead)
+        #expect(d.controlCommands == ["/bin/post"])
+        #expect(d.jobs == [.init(.start, false), .init(.stop, true)])
+    }
+
     @Test func stopDuringStartFailsStartJobAndKills() {
         var d = MachineDriver(serviceConfig { $0.type = .forking })
         d.send(.start)
@@ -527,6 +544,43 @@ import Testing
         d.settle()
         #expect(d.state == .running)
         #expect(d.jobs == [.init(.restart, true)])
+    }
+
+    @Test func restartWithKillModeNoneStartsAtOnce() {
+        var d = MachineDriver(serviceConfig { $0.killMode = .none })
+        d.send(.start)
+        let first = d.machine.mainPID
+        d.clearRecords()
+        d.send(.restart)
+        #expect(d.state == .running)
+        #expect(d.machine.mainPID != first)
+        #expect(d.kills == [])
+        #expect(d.jobs == [.init(.restart, true)])
+    }
+
+    @Test func restartDuringReloadFailsReloadAndRestarts() {
+        var d = MachineDriver(serviceConfig { $0.execReload = [cmd("/bin/reload")] })
+        d.send(.start)
+        d.send(.reload)
+        d.clearRecords()
+        d.send(.restart)
+        #expect(d.state == .stopSigterm)
+        d.settle()
+        #expect(d.state == .running)
+        #expect(d.jobs == [.init(.reload, false), .init(.restart, true)])
+    }
+
+    @Test func restartWhileStartIsWaitingForStopCancelsTheStart() {
+        var d = MachineDriver(serviceConfig())
+        d.send(.start)
+        d.send(.stop)
+        d.send(.start)
+        d.clearRecords()
+        d.send(.restart)
+        d.settle()
+        #expect(d.state == .running)
+        #expect(d.mainSpawnsCount == 1)
+        #expect(d.jobs == [.init(.start, false), .init(.stop, true), .init(.restart, true)])
     }
 
     @Test func restartOfStoppedServiceStarts() {

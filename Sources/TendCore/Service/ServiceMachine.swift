@@ -155,29 +155,34 @@ public struct ServiceMachine: Sendable {
     private mutating func requestStop(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         forbidRestart = true
         pendingStart = false
-        restartJob = false
         if startJobPending {
+            // The start (or restart) in progress or waiting is cancelled; its job ends with its own type.
             startJobPending = false
-            fx.append(.jobFinished(.start, ok: false))
+            fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
+        }
+        restartJob = false
+        if reloadJobPending {
+            reloadJobPending = false
+            fx.append(.jobFinished(.reload, ok: false))
         }
         switch state {
         case .dead, .failed:
             fx.append(.jobFinished(.stop, ok: true))
         case .autoRestart:
-            // The pending restart is cancelled; the unit ends as the run that led to it ended.
-            stopJobPending = true
-            enterDead(result, now, &fx, allowRestart: false)
+            // systemd's service_stop(): the pending restart is given up and the unit is simply dead, not
+            // failed; Result= still says how the last run ended. Entering dead cancels the restart timer.
+            enter(.dead, now, &fx)
+            inactiveEnterTimestamp = now
+            fx.append(.jobFinished(.stop, ok: true))
         case .stop, .stopWatchdog, .stopSigterm, .stopSigkill, .stopPost, .finalSigterm, .finalSigkill:
             stopJobPending = true
-        case .startPre, .start:
+        case .startPre, .start, .startPost, .reload:
+            // Something is still running that ExecStop= can't expect (a start not finished, a reload):
+            // systemd's service_stop() goes straight to killing, skipping ExecStop=.
             stopJobPending = true
             enterSignal(.stopSigterm, .success, now, &fx)
-        case .startPost, .running, .exited, .reload:
+        case .running, .exited:
             stopJobPending = true
-            if reloadJobPending {
-                reloadJobPending = false
-                fx.append(.jobFinished(.reload, ok: false))
-            }
             enterStop(.success, now, &fx)
         }
     }
@@ -188,6 +193,12 @@ public struct ServiceMachine: Sendable {
             restartJob = true
             requestStart(now, &fx)
         default:
+            // A start or restart in progress (or waiting for a stop) is replaced by this restart: its job is
+            // cancelled, as systemd cancels a replaced job, so that every job ends exactly once.
+            if startJobPending {
+                startJobPending = false
+                fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
+            }
             if state == .autoRestart {
                 cancelTimer(&fx)
                 restartJob = true
@@ -197,20 +208,17 @@ public struct ServiceMachine: Sendable {
             }
             restartJob = true
             restarting = true
-            let wasDeactivating = state.activeState == .deactivating
-            // Stop without forbidding the start that follows.
-            if !wasDeactivating {
-                if startJobPending {
-                    startJobPending = false
-                }
-                switch state {
-                case .startPre, .start: enterSignal(.stopSigterm, .success, now, &fx)
-                default: enterStop(.success, now, &fx)
-                }
-            }
+            // Set before stopping: with nothing to wait for (KillMode=none) the stop reaches dead at once,
+            // and dead must find the start it has to carry out; the stop half must not end the job.
             forbidRestart = true
             pendingStart = true
             startJobPending = true
+            if state.activeState != .deactivating {
+                switch state {
+                case .startPre, .start, .startPost, .reload: enterSignal(.stopSigterm, .success, now, &fx)
+                default: enterStop(.success, now, &fx)
+                }
+            }
         }
     }
 
@@ -309,7 +317,10 @@ public struct ServiceMachine: Sendable {
     private mutating func enterRunning(_ f: ServiceResult, _ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         setResult(f)
         if result != .success {
-            enterStop(result, now, &fx)
+            // As systemd's service_enter_running(): a run that failed (the main process crashed, or died
+            // during start-post/reload) goes straight to killing; ExecStop= is for services that are
+            // stopped, ExecStopPost= still runs.
+            enterSignal(.stopSigterm, result, now, &fx)
             return
         }
         if mainPID != nil || (config.type == .forking && !config.guessMainPID && config.pidFile == nil) {
@@ -358,6 +369,11 @@ public struct ServiceMachine: Sendable {
     ) {
         setResult(f)
         finishStartJob(ok: false, &fx)
+        if reloadJobPending {
+            // A reload interrupted by killing (a stop or restart request, the main process dying) failed.
+            reloadJobPending = false
+            fx.append(.jobFinished(.reload, ok: false))
+        }
         enter(target, now, &fx)
         let signal: Int32
         switch target {
@@ -805,7 +821,9 @@ public struct ServiceMachine: Sendable {
     }
 
     private mutating func finishStartJob(ok: Bool, _ fx: inout [ServiceEffect]) {
-        guard startJobPending else { return }
+        // A start waiting for the stop in progress (`pendingStart`) belongs to the next run, not to the one
+        // being stopped: its job ends with that run.
+        guard startJobPending, !pendingStart else { return }
         startJobPending = false
         fx.append(.jobFinished(restartJob ? .restart : .start, ok: ok))
         restartJob = false
