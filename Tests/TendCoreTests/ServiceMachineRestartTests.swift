@@ -245,6 +245,43 @@ import Testing
         #expect(delays == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8)])
     }
 
+    @Test func restartSecZeroHasNoBackoff() {
+        var d = MachineDriver(
+            serviceConfig {
+                $0.restart = .always
+                $0.restartSec = .zero
+                $0.restartSteps = 3
+                $0.restartMaxDelay = .seconds(8)
+                $0.startLimitInterval = .zero
+            })
+        d.send(.start)
+        for _ in 0..<4 {
+            #expect(Self.crashAndMeasureDelay(&d) == .zero)
+            #expect(d.state == .running)
+        }
+    }
+
+    /// final-sigterm timing out with SendSIGKILL=no leaves processes behind: systemd enters failed and does
+    /// not restart.
+    @Test func finalSigtermTimeoutWithoutSIGKILLDoesNotRestart() {
+        var d = MachineDriver(
+            serviceConfig {
+                $0.restart = .always
+                $0.sendSIGKILL = false
+                $0.timeoutStop = .seconds(5)
+            })
+        d.send(.start)
+        d.exitMain(.exited(1))
+        #expect(d.state == .stopSigterm)
+        d.advance(.seconds(5))
+        #expect(d.state == .finalSigterm)
+        d.advance(.seconds(5))
+        #expect(d.state == .failed)
+        #expect(d.result == .exitCode)
+        #expect(d.timer == nil)
+        #expect(!d.kills.contains { $0.signal == 9 })
+    }
+
     @Test func manualStartResetsBackoff() {
         var d = MachineDriver(
             serviceConfig {

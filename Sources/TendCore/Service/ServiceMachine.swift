@@ -88,12 +88,15 @@ public struct ServiceMachine: Sendable {
     /// RestartSteps= restarts (systemd's exponential interpolation).
     public var nextRestartDelay: TimeSpan {
         let base = config.restartSec
-        guard config.restartSteps > 0, !config.restartMaxDelay.isInfinite, config.restartMaxDelay > base else {
+        // As systemd's service_restart_usec_next(): RestartSec=0 means no backoff at all (0 × anything is 0).
+        guard config.restartSteps > 0, base.usec > 0, !config.restartMaxDelay.isInfinite,
+            config.restartMaxDelay > base
+        else {
             return base
         }
         let step = min(backoffStep, config.restartSteps)
         if step >= config.restartSteps { return config.restartMaxDelay }
-        let from = Double(max(base.usec, 1))
+        let from = Double(base.usec)
         let to = Double(config.restartMaxDelay.usec)
         let fraction = Double(step) / Double(config.restartSteps)
         let value = from * _pow(to / from, fraction)
@@ -765,8 +768,10 @@ public struct ServiceMachine: Sendable {
                 fx.append(.log(.error, "State 'final-sigterm' timed out. Killing."))
                 enterSignal(.finalSigkill, .timeout, now, &fx)
             } else {
+                // systemd gives up here without restarting: processes it may not kill are still around.
+                fx.append(.log(.error, "State 'final-sigterm' timed out. Skipping SIGKILL. Entering failed mode."))
                 setResult(.timeout)
-                enterDead(result, now, &fx, allowRestart: true)
+                enterDead(result, now, &fx, allowRestart: false)
             }
         case .finalSigkill:
             fx.append(.log(.error, "Processes still around after final SIGKILL. Entering failed mode."))
