@@ -92,12 +92,15 @@ public struct ServiceMachine: Sendable {
     /// RestartSteps= restarts (systemd's exponential interpolation).
     public var nextRestartDelay: TimeSpan {
         let base = config.restartSec
-        guard config.restartSteps > 0, !config.restartMaxDelay.isInfinite, config.restartMaxDelay > base else {
+        // As systemd's service_restart_usec_next(): RestartSec=0 means no backoff at all (0 × anything is 0).
+        guard config.restartSteps > 0, base.usec > 0, !config.restartMaxDelay.isInfinite,
+            config.restartMaxDelay > base
+        else {
             return base
         }
         let step = min(backoffStep, config.restartSteps)
         if step >= config.restartSteps { return config.restartMaxDelay }
-        let from = Double(max(base.usec, 1))
+        let from = Double(base.usec)
         let to = Double(config.restartMaxDelay.usec)
         let fraction = Double(step) / Double(config.restartSteps)
         let value = from * _pow(to / from, fraction)
@@ -159,29 +162,34 @@ public struct ServiceMachine: Sendable {
     private mutating func requestStop(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         forbidRestart = true
         pendingStart = false
-        restartJob = false
         if startJobPending {
+            // The start (or restart) in progress or waiting is cancelled; its job ends with its own type.
             startJobPending = false
-            fx.append(.jobFinished(.start, ok: false))
+            fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
+        }
+        restartJob = false
+        if reloadJobPending {
+            reloadJobPending = false
+            fx.append(.jobFinished(.reload, ok: false))
         }
         switch state {
         case .dead, .failed:
             fx.append(.jobFinished(.stop, ok: true))
         case .autoRestart:
-            // The pending restart is cancelled; the unit ends as the run that led to it ended.
-            stopJobPending = true
-            enterDead(result, now, &fx, allowRestart: false)
+            // systemd's service_stop(): the pending restart is given up and the unit is simply dead, not
+            // failed; Result= still says how the last run ended. Entering dead cancels the restart timer.
+            enter(.dead, now, &fx)
+            inactiveEnterTimestamp = now
+            fx.append(.jobFinished(.stop, ok: true))
         case .stop, .stopWatchdog, .stopSigterm, .stopSigkill, .stopPost, .finalSigterm, .finalSigkill:
             stopJobPending = true
-        case .startPre, .start:
+        case .startPre, .start, .startPost, .reload:
+            // Something is still running that ExecStop= can't expect (a start not finished, a reload):
+            // systemd's service_stop() goes straight to killing, skipping ExecStop=.
             stopJobPending = true
             enterSignal(.stopSigterm, .success, now, &fx)
-        case .startPost, .running, .exited, .reload:
+        case .running, .exited:
             stopJobPending = true
-            if reloadJobPending {
-                reloadJobPending = false
-                fx.append(.jobFinished(.reload, ok: false))
-            }
             enterStop(.success, now, &fx)
         }
     }
@@ -192,6 +200,12 @@ public struct ServiceMachine: Sendable {
             restartJob = true
             requestStart(now, &fx)
         default:
+            // A start or restart in progress (or waiting for a stop) is replaced by this restart: its job is
+            // cancelled, as systemd cancels a replaced job, so that every job ends exactly once.
+            if startJobPending {
+                startJobPending = false
+                fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
+            }
             if state == .autoRestart {
                 cancelTimer(&fx)
                 restartJob = true
@@ -201,20 +215,17 @@ public struct ServiceMachine: Sendable {
             }
             restartJob = true
             restarting = true
-            let wasDeactivating = state.activeState == .deactivating
-            // Stop without forbidding the start that follows.
-            if !wasDeactivating {
-                if startJobPending {
-                    startJobPending = false
-                }
-                switch state {
-                case .startPre, .start: enterSignal(.stopSigterm, .success, now, &fx)
-                default: enterStop(.success, now, &fx)
-                }
-            }
+            // Set before stopping: with nothing to wait for (KillMode=none) the stop reaches dead at once,
+            // and dead must find the start it has to carry out; the stop half must not end the job.
             forbidRestart = true
             pendingStart = true
             startJobPending = true
+            if state.activeState != .deactivating {
+                switch state {
+                case .startPre, .start, .startPost, .reload: enterSignal(.stopSigterm, .success, now, &fx)
+                default: enterStop(.success, now, &fx)
+                }
+            }
         }
     }
 
@@ -313,7 +324,10 @@ public struct ServiceMachine: Sendable {
     private mutating func enterRunning(_ f: ServiceResult, _ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         setResult(f)
         if result != .success {
-            enterStop(result, now, &fx)
+            // As systemd's service_enter_running(): a run that failed (the main process crashed, or died
+            // during start-post/reload) goes straight to killing; ExecStop= is for services that are
+            // stopped, ExecStopPost= still runs.
+            enterSignal(.stopSigterm, result, now, &fx)
             return
         }
         if mainPID != nil || (config.type == .forking && !config.guessMainPID && config.pidFile == nil) {
@@ -362,6 +376,11 @@ public struct ServiceMachine: Sendable {
     ) {
         setResult(f)
         finishStartJob(ok: false, &fx)
+        if reloadJobPending {
+            // A reload interrupted by killing (a stop or restart request, the main process dying) failed.
+            reloadJobPending = false
+            fx.append(.jobFinished(.reload, ok: false))
+        }
         enter(target, now, &fx)
         let signal: Int32
         switch target {
@@ -753,8 +772,10 @@ public struct ServiceMachine: Sendable {
                 fx.append(.log(.error, "State 'final-sigterm' timed out. Killing."))
                 enterSignal(.finalSigkill, .timeout, now, &fx)
             } else {
+                // systemd gives up here without restarting: processes it may not kill are still around.
+                fx.append(.log(.error, "State 'final-sigterm' timed out. Skipping SIGKILL. Entering failed mode."))
                 setResult(.timeout)
-                enterDead(result, now, &fx, allowRestart: true)
+                enterDead(result, now, &fx, allowRestart: false)
             }
         case .finalSigkill:
             fx.append(.log(.error, "Processes still around after final SIGKILL. Entering failed mode."))
@@ -809,7 +830,9 @@ public struct ServiceMachine: Sendable {
     }
 
     private mutating func finishStartJob(ok: Bool, _ fx: inout [ServiceEffect]) {
-        guard startJobPending else { return }
+        // A start waiting for the stop in progress (`pendingStart`) belongs to the next run, not to the one
+        // being stopped: its job ends with that run.
+        guard startJobPending, !pendingStart else { return }
         startJobPending = false
         fx.append(.jobFinished(restartJob ? .restart : .start, ok: ok))
         restartJob = false
