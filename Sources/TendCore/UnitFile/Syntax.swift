@@ -6,6 +6,8 @@ enum UnitLine: Equatable {
     case section(name: String, line: Int)
     case assignment(key: String, value: String, line: Int)
     case problem(message: String, line: Int)
+    /// A malformed `[…` line: reported, and the lines after it are skipped up to the next good header.
+    case invalidSection(message: String, line: Int)
 }
 
 @inline(__always) func isSpaceByte(_ b: UInt8) -> Bool {
@@ -78,12 +80,12 @@ func logicalLines(_ text: String) -> [UnitLine] {
         }
         if first == UInt8(ascii: "[") {
             guard buf[r.upperBound - 1] == UInt8(ascii: "]"), r.count >= 2 else {
-                result.append(.problem(message: "invalid section header \"\(decodeUTF8(buf[r]))\"", line: line))
+                result.append(.invalidSection(message: "invalid section header \"\(decodeUTF8(buf[r]))\"", line: line))
                 return
             }
             let name = decodeUTF8(buf[(r.lowerBound + 1)..<(r.upperBound - 1)])
             if name.isEmpty || name.contains("[") || name.contains("]") {
-                result.append(.problem(message: "invalid section header \"\(decodeUTF8(buf[r]))\"", line: line))
+                result.append(.invalidSection(message: "invalid section header \"\(decodeUTF8(buf[r]))\"", line: line))
                 return
             }
             result.append(.section(name: name, line: line))

@@ -36,6 +36,10 @@ public func parseUnitText(
         switch entry {
         case .problem(let message, let line):
             add(.error, line, nil, message)
+        case .invalidSection(let message, let line):
+            add(.error, line, nil, message)
+            section = ""
+            sectionKnown = false
         case .section(let name, let line):
             section = name
             sectionKnown = allowedSections.contains(name)
@@ -69,7 +73,8 @@ public func parseUnitText(
 
 private func entryLine(_ entry: UnitLine) -> Int {
     switch entry {
-    case .problem(_, let line), .section(_, let line), .assignment(_, _, let line): return line
+    case .problem(_, let line), .invalidSection(_, let line), .section(_, let line), .assignment(_, _, let line):
+        return line
     }
 }
 
