@@ -61,6 +61,7 @@ func parseTimeSpan(_ s: String, defaultUnit: UInt64) -> TimeSpan? {
             }
         }
         if digits == 0 && fractionDigits == 0 { return nil }
+        if i < n && b[i] == UInt8(ascii: ".") { return nil }
         while i < n && isSpaceByte(b[i]) { i += 1 }
         // The unit: the longest letters run that names one.
         var j = i
