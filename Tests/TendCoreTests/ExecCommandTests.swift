@@ -145,6 +145,15 @@ import Testing
         #expect(c.expandedWords(environment: env) == ["/bin/busybox", "one", "one"])
     }
 
+    @Test func argvSplitsProgramAndArgv0() {
+        var c = ExecCommand(words: ["/bin/busybox", "sh", "-c", "${ONE}"])
+        #expect(c.argv(environment: env)?.program == "/bin/busybox")
+        #expect(c.argv(environment: env)?.arguments == ["/bin/busybox", "sh", "-c", "one"])
+        c.hasArgv0 = true
+        #expect(c.argv(environment: env)?.arguments == ["sh", "-c", "one"])
+        #expect(ExecCommand(words: ["$UNSET"]).argv(environment: env) == nil)
+    }
+
     @Test func parsedLineExpandsAsSystemdDoes() {
         let config = parseService(#"ExecStart=/usr/bin/web $OPTS "--home=${HOME}" $UNSET"#).config
         #expect(

@@ -297,7 +297,7 @@ import Testing
         #expect(config.nice == nil)
         #expect(
             texts(parseService("UMask=0999").diagnostics) == [
-                #"web.service:2: UMask=: invalid umask "0999" (expected octal 0000…0777)"#
+                #"web.service:2: UMask=: invalid umask "0999" (expected octal 0000…7777)"#
             ])
         #expect(
             texts(parseService("Nice=-21").diagnostics) == [#"web.service:2: Nice=: invalid nice level "-21" (expected -20…19)"#])
@@ -328,6 +328,10 @@ import Testing
         #expect(config.limits[.nice] == RLimitValue(soft: 25, hard: 25))
         #expect(config.limits[.nproc] == RLimitValue(soft: 100, hard: 100))
         #expect(config.limits[.stack] == RLimitValue(soft: 8 << 20, hard: 8 << 20))
+        #expect(parseService("LimitFSIZE=1.5G").config.limits[.fsize] == RLimitValue(soft: 3 << 29, hard: 3 << 29))
+        #expect(parseService("LimitDATA=100B").config.limits[.data] == RLimitValue(soft: 100, hard: 100))
+        #expect(parseService("LimitDATA=1.5").diagnostics.count == 1)
+        #expect(parseService("LimitDATA=1k").diagnostics.count == 1)
         #expect(parseService("LimitRTTIME=500").config.limits[.rttime] == RLimitValue(soft: 500, hard: 500))
         #expect(parseService("LimitCPU=1.5").config.limits[.cpu] == RLimitValue(soft: 2, hard: 2))
         #expect(parseService("LimitNOFILE=10\nLimitNOFILE=").config.limits[.nofile] == nil)

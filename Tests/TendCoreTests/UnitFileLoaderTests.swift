@@ -160,6 +160,28 @@ let huobiUnit = """
         #expect(config.environment.map(\.key) == ["C"])
     }
 
+    @Test func dropInReplacesExecStartByResettingIt() throws {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/web.service", "[Service]\nExecStart=/bin/web --old\n")
+        tree.write("u/web.service.d/override.conf", "[Service]\nExecStart=\nExecStart=/bin/web --new\n")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("web"))
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.config?.execStart.map(\.words) == [["/bin/web", "--new"]])
+    }
+
+    @Test func dropInAddingASecondExecStartIsAnError() throws {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/web.service", "[Service]\nExecStart=/bin/web --old\n")
+        tree.write("u/web.service.d/override.conf", "[Service]\nExecStart=/bin/web --new\n")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("web"))
+        #expect(texts(result.diagnostics) == [
+            tree.path("u/web.service.d/override.conf")
+                + ":2: Service has more than one ExecStart= command, which is only allowed for Type=oneshot services"
+        ])
+    }
+
     @Test func dropInDiagnosticsNameTheDropIn() throws {
         let tree = TempTree()
         defer { tree.remove() }

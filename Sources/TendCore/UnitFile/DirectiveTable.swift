@@ -309,20 +309,17 @@ private func parseRLimitPart(_ s: String, _ resource: ResourceLimit) -> UInt64? 
         }
         guard let n = UInt64(s), n <= 40 else { return nil }
         return n
-    case .rtprio:
-        guard let n = UInt64(s), n <= 99 else { return nil }
-        return n
-    case .nofile, .nproc, .locks, .sigpending:
+    case .rtprio, .nofile, .nproc, .locks, .sigpending:
         return UInt64(s)
     }
 }
 
-/// A byte count with an optional binary suffix (`K`, `M`, `G`, `T`, `P`, `E`, base 1024) or `B`.
+/// A byte count as systemd's `parse_size()` reads it with base 1024: digits, an optional fraction, and an optional
+/// suffix `B`, `K`, `M`, `G`, `T`, `P` or `E` (`64K`, `1.5G`).
 func parseByteSize(_ s: String) -> UInt64? {
-    var digits = s
-    var multiplier: UInt64 = 1
-    if let last = s.last, !last.isNumber {
-        let shift: UInt64
+    var digits = s.trimmedWhitespace
+    var shift: UInt64 = 0
+    if let last = digits.last, !last.isNumber {
         switch last {
         case "B": shift = 0
         case "K": shift = 10
@@ -333,14 +330,25 @@ func parseByteSize(_ s: String) -> UInt64? {
         case "E": shift = 60
         default: return nil
         }
-        multiplier = 1 << shift
-        digits = String(s.dropLast()).trimmedWhitespace
+        digits = String(digits.dropLast()).trimmedWhitespace
     }
-    guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = UInt64(digits) else {
+    let parts = digits.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    func allDigits(_ x: Substring) -> Bool { x.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+    guard let wholeText = parts.first, !wholeText.isEmpty, allDigits(wholeText), let whole = UInt64(wholeText) else {
         return nil
     }
-    let (r, o) = n.multipliedReportingOverflow(by: multiplier)
-    return o ? nil : r
+    let multiplier: UInt64 = 1 << shift
+    let (r, o) = whole.multipliedReportingOverflow(by: multiplier)
+    if o { return nil }
+    guard parts.count == 2 else { return r }
+    // A fraction only makes sense with a suffix; "1.5" bytes is refused as systemd refuses it.
+    let fractionText = parts[1].prefix(15)
+    guard shift > 0, !fractionText.isEmpty, allDigits(parts[1]), let fraction = UInt64(fractionText) else { return nil }
+    var scale: UInt64 = 1
+    for _ in 0..<fractionText.count { scale *= 10 }
+    let (q, _) = scale.dividingFullWidth(fraction.multipliedFullWidth(by: multiplier))
+    let (sum, o2) = r.addingReportingOverflow(q)
+    return o2 ? nil : sum
 }
 
 private func rlimit(_ resource: ResourceLimit) -> DirectiveParser {
@@ -592,8 +600,8 @@ let directives: [Directive] = {
     }
     add("Service", "UMask") { value, config, ctx in
         if resetIfEmpty(value, &config, \.umask) { return }
-        guard let m = UInt32(value, radix: 8), m <= 0o777 else {
-            return ctx.error("invalid umask \"\(shortened(value))\" (expected octal 0000…0777)")
+        guard let m = UInt32(value, radix: 8), m <= 0o7777 else {
+            return ctx.error("invalid umask \"\(shortened(value))\" (expected octal 0000…7777)")
         }
         config.umask = m
     }
@@ -664,7 +672,7 @@ let ignoredServiceDirectives = [
     "BusName", "ExitType", "FileDescriptorStoreMax", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
     "USBFunctionStrings", "OOMPolicy", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
-    "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument",
+    "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",
     // systemd.exec(5): sandboxing, credentials, namespaces, scheduling, logging details
     "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateNetwork", "PrivateUsers",
     "PrivateIPC", "PrivatePIDs", "PrivateMounts", "NoNewPrivileges", "CapabilityBoundingSet",

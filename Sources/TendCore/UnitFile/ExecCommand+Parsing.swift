@@ -143,3 +143,18 @@ extension ExecCommand {
         return decodeUTF8(out)
     }
 }
+
+extension ExecCommand {
+    /// What to execute and the argv to give it, after `expandedWords(environment:)`: with the `@` prefix the
+    /// second word is argv[0]; otherwise argv[0] is the program as written. nil when no words are left (a
+    /// command consisting only of unset `$VAR` words).
+    public func argv(environment: [String: String]) -> (program: String, arguments: [String])? {
+        let words = expandedWords(environment: environment)
+        guard let program = words.first else { return nil }
+        if hasArgv0 {
+            guard words.count >= 2 else { return nil }
+            return (program, Array(words.dropFirst()))
+        }
+        return (program, words)
+    }
+}
