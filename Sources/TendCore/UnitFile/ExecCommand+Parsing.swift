@@ -1,0 +1,160 @@
+/// `Exec*=` command lines (systemd.service(5), "COMMAND LINES"): prefixes, word splitting, specifiers, and the
+/// environment variable substitution done at spawn time.
+
+/// Parses the value of one `Exec*=` line into its commands (more than one when a lone `;` separates them).
+func parseExecLine(_ value: String, resolver: SpecifierResolver, location: SourceLocation) throws(SpecifierError)
+    -> [ExecCommand]
+{
+    let words: [SplitWord]
+    do {
+        words = try splitWords(value)
+    } catch {
+        throw SpecifierError(message: error.description)
+    }
+    var commands: [ExecCommand] = []
+    var current: [SplitWord] = []
+    func finish() throws(SpecifierError) {
+        defer { current.removeAll() }
+        guard !current.isEmpty else { return }
+        var first = Array(current[0].text.utf8)
+        var command = ExecCommand(words: [])
+        // Each prefix may appear once (`!` up to twice, as `!!`); a repeated one ends the prefixes and stays
+        // part of the path, which then fails the path check below, as in systemd.
+        var prefixEnd = 0
+        var bangs = 0
+        prefixes: while prefixEnd < first.count {
+            switch first[prefixEnd] {
+            case UInt8(ascii: "-") where !command.ignoreFailure: command.ignoreFailure = true
+            case UInt8(ascii: "@") where !command.hasArgv0: command.hasArgv0 = true
+            case UInt8(ascii: ":") where !command.noExpansion: command.noExpansion = true
+            case UInt8(ascii: "+") where !command.fullPrivileges: command.fullPrivileges = true
+            case UInt8(ascii: "!") where bangs < 2:
+                bangs += 1
+                command.ambient = true
+            default: break prefixes
+            }
+            prefixEnd += 1
+        }
+        if command.fullPrivileges && command.ambient {
+            throw SpecifierError(message: "the '+' prefix cannot be combined with '!' or '!!'")
+        }
+        first.removeFirst(prefixEnd)
+        var texts = current.map(\.text)
+        texts[0] = decodeUTF8(first)
+        if texts[0].isEmpty {
+            throw SpecifierError(message: "empty executable path after the prefixes")
+        }
+        texts = try texts.map { (w: String) throws(SpecifierError) -> String in try resolver.expand(w) }
+        let program = texts[0]
+        if !program.hasPrefix("/") && program.contains("/") {
+            throw SpecifierError(
+                message: "\"\(program)\" is neither an absolute path nor a plain executable name")
+        }
+        if command.hasArgv0 && texts.count < 2 {
+            throw SpecifierError(message: "the '@' prefix needs an argv[0] word after the program")
+        }
+        command.words = texts
+        command.location = location
+        commands.append(command)
+    }
+    for w in words {
+        if w.bareSemicolon {
+            try finish()
+        } else {
+            current.append(w)
+        }
+    }
+    try finish()
+    return commands
+}
+
+@inline(__always) private func isNameStart(_ c: UInt8) -> Bool {
+    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+        || c == UInt8(ascii: "_")
+}
+@inline(__always) private func isNameChar(_ c: UInt8) -> Bool {
+    isNameStart(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+}
+
+/// Whether `s` is a valid environment variable name (letters, digits, `_`, not starting with a digit).
+func isValidEnvironmentName(_ s: String) -> Bool {
+    let b = Array(s.utf8)
+    guard let first = b.first, isNameStart(first) else { return false }
+    return b.allSatisfy(isNameChar)
+}
+
+extension ExecCommand {
+    /// The final argv after systemd's environment variable substitution:
+    /// - `${VAR}` anywhere inside a word is replaced by the value as is (an unset variable by nothing);
+    /// - `$VAR` forming a whole word is replaced by the value split at whitespace (an unset or empty variable
+    ///   drops the word);
+    /// - `$$` is a literal `$`;
+    /// - with the `:` prefix (`noExpansion`) the words are returned unchanged.
+    ///
+    /// With the `@` prefix (`hasArgv0`) the result still starts with the program, then argv[0], then the
+    /// arguments: `[program, argv0, args...]`. The caller passes `result[0]` as the file to execute and
+    /// `result[1...]` as argv.
+    public func expandedWords(environment: [String: String]) -> [String] {
+        if noExpansion { return words }
+        var out: [String] = []
+        out.reserveCapacity(words.count)
+        for word in words {
+            let b = Array(word.utf8)
+            // `$NAME` as a word of its own: split into several words.
+            if b.count >= 2, b[0] == UInt8(ascii: "$"), isNameStart(b[1]), b.dropFirst().allSatisfy(isNameChar) {
+                let name = decodeUTF8(b.dropFirst())
+                if let value = environment[name] {
+                    out.append(contentsOf: value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+                        .map(String.init))
+                }
+                continue
+            }
+            out.append(Self.substituteBraced(b, environment: environment))
+        }
+        return out
+    }
+
+    /// Replaces `${NAME}` and `$$` in one word.
+    static func substituteBraced(_ b: [UInt8], environment: [String: String]) -> String {
+        guard b.contains(UInt8(ascii: "$")) else { return decodeUTF8(b) }
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "$"), i + 1 < b.count {
+                if b[i + 1] == UInt8(ascii: "$") {
+                    out.append(c)
+                    i += 2
+                    continue
+                }
+                if b[i + 1] == UInt8(ascii: "{"), let close = b[(i + 2)...].firstIndex(of: UInt8(ascii: "}")) {
+                    let name = decodeUTF8(b[(i + 2)..<close])
+                    if isValidEnvironmentName(name) {
+                        if let value = environment[name] { out.append(contentsOf: value.utf8) }
+                        i = close + 1
+                        continue
+                    }
+                }
+            }
+            out.append(c)
+            i += 1
+        }
+        return decodeUTF8(out)
+    }
+}
+
+extension ExecCommand {
+    /// What to execute and the argv to give it, after `expandedWords(environment:)`: with the `@` prefix the
+    /// second word is argv[0]; otherwise argv[0] is the program as written. nil when no words are left (a
+    /// command consisting only of unset `$VAR` words).
+    public func argv(environment: [String: String]) -> (program: String, arguments: [String])? {
+        let words = expandedWords(environment: environment)
+        guard let program = words.first else { return nil }
+        if hasArgv0 {
+            guard words.count >= 2 else { return nil }
+            return (program, Array(words.dropFirst()))
+        }
+        return (program, words)
+    }
+}
