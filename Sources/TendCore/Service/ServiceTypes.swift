@@ -127,7 +127,12 @@ public enum ExitStatusNames {
         213: "SECUREBITS", 214: "SETSCHEDULER", 215: "CPUAFFINITY", 216: "GROUP", 217: "USER", 218: "CAPABILITIES",
         219: "CGROUP", 220: "SETSID", 221: "CONFIRM", 222: "STDERR", 224: "PAM", 225: "NETWORK",
         226: "NAMESPACE", 227: "NO_NEW_PRIVILEGES", 228: "SECCOMP", 233: "RUNTIME_DIRECTORY",
+        64: "USAGE", 65: "DATAERR", 66: "NOINPUT", 67: "NOUSER", 68: "NOHOST", 69: "UNAVAILABLE", 70: "SOFTWARE",
+        71: "OSERR", 72: "OSFILE", 73: "CANTCREAT", 74: "IOERR", 75: "TEMPFAIL", 76: "PROTOCOL", 77: "NOPERM",
+        78: "CONFIG",
     ]
+    /// Names accepted in `SuccessExitStatus=` and friends: the LSB and BSD ones (systemd accepts these).
+    static let table: [(String, Int32)] = names.filter { $0.key < 100 }.map { ($0.value, $0.key) }.sorted { $0.1 < $1.1 }
     public static func name(_ status: Int32) -> String? { names[status] }
     public static func describe(_ status: Int32) -> String {
         if let n = names[status] { return "\(status)/\(n)" }

@@ -44,15 +44,3 @@ public enum Signals {
         return nil
     }
 }
-
-/// Exit status names accepted in `SuccessExitStatus=` and friends (the LSB and BSD names of systemd's
-/// exit-status table).
-enum ExitStatusNames {
-    static let table: [(String, Int32)] = [
-        ("SUCCESS", 0), ("FAILURE", 1), ("INVALIDARGUMENT", 2), ("NOTIMPLEMENTED", 3), ("NOPERMISSION", 4),
-        ("NOTINSTALLED", 5), ("NOTCONFIGURED", 6), ("NOTRUNNING", 7), ("USAGE", 64), ("DATAERR", 65),
-        ("NOINPUT", 66), ("NOUSER", 67), ("NOHOST", 68), ("UNAVAILABLE", 69), ("SOFTWARE", 70), ("OSERR", 71),
-        ("OSFILE", 72), ("CANTCREAT", 73), ("IOERR", 74), ("TEMPFAIL", 75), ("PROTOCOL", 76), ("NOPERM", 77),
-        ("CONFIG", 78),
-    ]
-}
