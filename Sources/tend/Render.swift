@@ -21,7 +21,7 @@ enum StatusText {
         let dropIns = u["dropIns"]?.stringArray ?? []
         if !dropIns.isEmpty { s += "    Drop-In: \(dropIns.joined(separator: "\n             "))\n" }
 
-        var activeLine = "\(active) (\(sub))"
+        var activeLine = active == sub ? active : "\(active) (\(sub))"
         let result = u["result"]?.string ?? "success"
         if result != "success" && (active == "failed" || sub == "auto-restart") { activeLine += " (Result: \(result))" }
         if let since = u["since"]?.int, since > 0 {

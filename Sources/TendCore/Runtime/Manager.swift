@@ -175,7 +175,7 @@ public final class Manager {
         guard let name = UnitName(parsing: raw) else { return nil }
         if let u = units[name.description] { return u }
         let result = loader.load(name)
-        guard result.config != nil || !result.diagnostics.isEmpty else { return nil }
+        guard result.config != nil else { return nil }
         let unit = Unit(name: name, result: result, now: Posix.monotonicNow)
         units[name.description] = unit
         return unit

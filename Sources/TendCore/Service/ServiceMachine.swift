@@ -552,10 +552,10 @@ public struct ServiceMachine: Sendable {
             lastMainExit = nil
             guard state == .start else { return }
             switch config.type {
-            case .simple, .idle, .dbus:
-                enterStartPost(now, &fx)
-            case .exec:
+            case .simple, .idle, .dbus, .exec:
                 // Active only once exec() succeeded; a failed exec is reported by the child's exit (203/EXEC).
+                // systemd can't know this for Type=simple (it returns before the child execs), so its start job
+                // succeeds there; the spawner here returns after exec, so simple gets exec's stricter answer.
                 if !setupFailed { enterStartPost(now, &fx) }
             case .forking, .oneshot, .notify, .notifyReload:
                 break  // forking: the parent's exit; oneshot: the command's exit; notify: READY=1 (later).
