@@ -543,3 +543,16 @@ import Testing
         #expect(all.isDisjoint(with: ignored))
     }
 }
+
+@Suite struct UnitFileDocsTests {
+    /// docs/unit-files.md documents every directive of the table and every ignored one.
+    @Test func referenceDocumentsEveryDirective() throws {
+        var path = #filePath
+        for _ in 0..<3 { path = directoryName(path) }
+        let docs = try readUnitFile(path + "/docs/unit-files.md").get()
+        for (_, name) in DirectiveTable.all + DirectiveTable.ignored
+        where !name.hasPrefix("Condition") && !name.hasPrefix("Assert") {
+            #expect(docs.contains("`\(name)=`"), "docs/unit-files.md does not mention \(name)=")
+        }
+    }
+}
