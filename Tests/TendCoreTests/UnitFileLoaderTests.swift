@@ -260,6 +260,15 @@ let huobiUnit = """
         #expect(result.diagnostics.map(\.message) == ["unit off.service is masked"])
     }
 
+    @Test func emptyUnitFileIsMaskedToo() {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/off.service", "")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("off"))
+        #expect(result.config == nil)
+        #expect(result.diagnostics.map(\.message) == ["unit off.service is masked"])
+    }
+
     @Test func junkFileGivesDiagnosticsNotACrash() throws {
         let tree = TempTree()
         defer { tree.remove() }

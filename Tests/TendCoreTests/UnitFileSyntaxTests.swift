@@ -64,6 +64,25 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(texts(diags) == [#"web.service:7: Restart=: unknown value "bogus""#])
     }
 
+    @Test func commentEndingInBackslashDoesNotContinue() {
+        let (config, diags) = parseUnit("[Unit]\n# a comment \\\nDescription=x\n")
+        #expect(diags.isEmpty)
+        #expect(config.description == "x")
+    }
+
+    @Test func systemdSyntaxManPageExample() {
+        let (config, diags) = parseUnit(
+            """
+            [Unit]
+            Description=value 3\\
+            # this line is ignored
+            ; this line is ignored too
+                   value 3 continued
+            """)
+        #expect(diags.isEmpty)
+        #expect(config.description == "value 3        value 3 continued")
+    }
+
     @Test func escapedBackslashAtEndOfLineDoesNotContinue() {
         let (config, _) = parseService("Environment=A=x\\\\\nEnvironment=B=y")
         #expect(config.environment.map(\.key) == ["A", "B"])

@@ -202,11 +202,13 @@ private func isFileOrDevNull(_ path: String) -> Bool {
     return mode == S_IFREG || (mode == S_IFCHR && isMasked(path))
 }
 
-/// A unit is masked when its file is (a symlink to) /dev/null.
+/// A unit is masked when its file is (a symlink to) /dev/null or empty, as systemd.unit(5) says.
 private func isMasked(_ path: String) -> Bool {
     var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    if (st.st_mode & S_IFMT) == S_IFREG { return st.st_size == 0 }
     var null = stat()
-    guard stat(path, &st) == 0, stat("/dev/null", &null) == 0 else { return false }
+    guard stat("/dev/null", &null) == 0 else { return false }
     return (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == null.st_rdev
 }
 
