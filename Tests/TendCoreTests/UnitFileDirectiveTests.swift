@@ -118,7 +118,9 @@ import Testing
             #expect(parseService("NotifyAccess=\(access.rawValue)").config.notifyAccess == access)
         }
         #expect(parseService("NotifyAccess=all\nNotifyAccess=").config.notifyAccess == nil)
-        #expect(texts(parseService("KillMode=gentle").diagnostics) == [#"web.service:2: KillMode=: unknown value "gentle""#])
+        #expect(
+            texts(parseService("KillMode=gentle").diagnostics) == [#"web.service:2: KillMode=: unknown value "gentle""#]
+        )
     }
 
     @Test func timeSpans() {
@@ -171,7 +173,8 @@ import Testing
         #expect(!config.guessMainPID)
         #expect(!config.sendSIGKILL)
         #expect(config.sendSIGHUP)
-        #expect(texts(parseService("SendSIGHUP=2").diagnostics) == [#"web.service:2: SendSIGHUP=: invalid boolean "2""#])
+        #expect(
+            texts(parseService("SendSIGHUP=2").diagnostics) == [#"web.service:2: SendSIGHUP=: invalid boolean "2""#])
     }
 
     @Test func pidFileRelativeGoesUnderTheRuntimeDirectory() {
@@ -215,8 +218,12 @@ import Testing
         #expect(config.finalKillSignal == 9)
         #expect(config.watchdogSignal == 36)
         #expect(config.reloadSignal == 10)
-        #expect(texts(parseService("KillSignal=SIGNOPE").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "SIGNOPE""#])
-        #expect(texts(parseService("KillSignal=99").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "99""#])
+        #expect(
+            texts(parseService("KillSignal=SIGNOPE").diagnostics) == [
+                #"web.service:2: KillSignal=: invalid signal "SIGNOPE""#
+            ])
+        #expect(
+            texts(parseService("KillSignal=99").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "99""#])
     }
 
     @Test func userGroupAndSupplementaryGroups() {
@@ -227,7 +234,8 @@ import Testing
         #expect(config.group == "1000")
         #expect(config.supplementaryGroups == ["adm", "video", "audio"])
         #expect(parseService("SupplementaryGroups=adm\nSupplementaryGroups=").config.supplementaryGroups.isEmpty)
-        #expect(texts(parseService("User=a:b").diagnostics) == [#"web.service:2: User=: invalid user or group name "a:b""#])
+        #expect(
+            texts(parseService("User=a:b").diagnostics) == [#"web.service:2: User=: invalid user or group name "a:b""#])
         #expect(parseService("User=%u").config.user == "alice")
     }
 
@@ -300,7 +308,9 @@ import Testing
                 #"web.service:2: UMask=: invalid umask "0999" (expected octal 0000…7777)"#
             ])
         #expect(
-            texts(parseService("Nice=-21").diagnostics) == [#"web.service:2: Nice=: invalid nice level "-21" (expected -20…19)"#])
+            texts(parseService("Nice=-21").diagnostics) == [
+                #"web.service:2: Nice=: invalid nice level "-21" (expected -20…19)"#
+            ])
     }
 
     @Test func resourceLimits() {
@@ -354,7 +364,9 @@ import Testing
     }
 
     @Test func standardStreams() {
-        var config = parseService("StandardInput=file:/dev/zero\nStandardOutput=append:/var/log/%p.log\nStandardError=null").config
+        var config = parseService(
+            "StandardInput=file:/dev/zero\nStandardOutput=append:/var/log/%p.log\nStandardError=null"
+        ).config
         #expect(config.standardInput == .file("/dev/zero"))
         #expect(config.standardOutput == .append("/var/log/web.log"))
         #expect(config.standardError == .null)
@@ -378,7 +390,9 @@ import Testing
                 #"web.service:2: StandardOutput=: path "rel" is not absolute"#
             ])
         #expect(
-            texts(parseService("StandardError=loud").diagnostics) == [#"web.service:2: StandardError=: unknown value "loud""#])
+            texts(parseService("StandardError=loud").diagnostics) == [
+                #"web.service:2: StandardError=: unknown value "loud""#
+            ])
     }
 
     @Test func syslogIdentifier() {
@@ -454,7 +468,10 @@ import Testing
     }
 
     @Test func unknownAndUnsupportedSpecifiersAreErrors() {
-        #expect(texts(parseService("ExecStart=/bin/echo %Z").diagnostics) == ["web.service:2: ExecStart=: unknown specifier %Z"])
+        #expect(
+            texts(parseService("ExecStart=/bin/echo %Z").diagnostics) == [
+                "web.service:2: ExecStart=: unknown specifier %Z"
+            ])
         #expect(
             texts(parseService("Environment=M=%m").diagnostics) == [
                 "web.service:2: Environment=: specifier %m is not supported by tend"
@@ -469,8 +486,9 @@ import Testing
         var config = ServiceConfig(name: UnitName(parsing: "web.service")!)
         config.fragmentPath = "/etc/tend/units/web.service"
         var diags: [Diagnostic] = []
-        parseUnitText("[Service]\nEnvironment=y=%y Y=%Y", file: "web.service", into: &config, context: testContext,
-                      diagnostics: &diags)
+        parseUnitText(
+            "[Service]\nEnvironment=y=%y Y=%Y", file: "web.service", into: &config, context: testContext,
+            diagnostics: &diags)
         #expect(diags.isEmpty)
         #expect(config.environment.map(\.value) == ["/etc/tend/units/web.service", "/etc/tend/units"])
     }

@@ -18,8 +18,7 @@ func parseUnit(_ text: String, name: String = "web.service") -> (config: Service
 }
 
 /// `[Service]` + `body`, parsed.
-func parseService(_ body: String, name: String = "web.service") -> (config: ServiceConfig, diagnostics: [Diagnostic])
-{
+func parseService(_ body: String, name: String = "web.service") -> (config: ServiceConfig, diagnostics: [Diagnostic]) {
     parseUnit("[Service]\n" + body, name: name)
 }
 
@@ -92,7 +91,10 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
     @Test func continuationAtEndOfFileIsParsed() {
         let (config, diags) = parseService("Description=x\nExecStart=/bin/true \\")
         #expect(config.execStart.first?.words == ["/bin/true"])
-        #expect(texts(diags) == ["web.service:2: warning: Description=: unknown directive in [Service] (it belongs in [Unit]), ignoring"])
+        #expect(
+            texts(diags) == [
+                "web.service:2: warning: Description=: unknown directive in [Service] (it belongs in [Unit]), ignoring"
+            ])
     }
 
     @Test func crlfLineEndingsAreAccepted() {
@@ -258,9 +260,10 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
 
     @Test func cEscapes() throws {
         #expect(try splitWordStrings(#"\x41\102\u00e9\U0001F600"#) == ["AB\u{e9}\u{1F600}"])
-        #expect(try splitWordStrings(#""a\tb" a\sb \\ \" \' \a\b\f\n\r\v"#) == [
-            "a\tb", "a b", "\\", "\"", "'", "\u{7}\u{8}\u{c}\n\r\u{b}",
-        ])
+        #expect(
+            try splitWordStrings(#""a\tb" a\sb \\ \" \' \a\b\f\n\r\v"#) == [
+                "a\tb", "a b", "\\", "\"", "'", "\u{7}\u{8}\u{c}\n\r\u{b}",
+            ])
     }
 
     @Test func escapesInsideQuotes() throws {

@@ -48,7 +48,8 @@ struct DirectiveContext {
 /// A field of `ServiceConfig`; `Sendable` so parsers can capture it.
 typealias Field<T> = WritableKeyPath<ServiceConfig, T> & Sendable
 
-typealias DirectiveParser = @Sendable (_ value: String, _ config: inout ServiceConfig, _ ctx: inout DirectiveContext)
+typealias DirectiveParser =
+    @Sendable (_ value: String, _ config: inout ServiceConfig, _ ctx: inout DirectiveContext)
     -> Void
 
 /// One row of the table.
@@ -247,7 +248,7 @@ private func exec(_ kp: Field<[ExecCommand]>) -> DirectiveParser {
             config[keyPath: kp] = []
             return
         }
-        do throws(SpecifierError) {
+        do throws(ValueError) {
             let commands = try parseExecLine(value, resolver: ctx.resolver, location: ctx.location)
             config[keyPath: kp].append(contentsOf: commands)
         } catch {

@@ -15,8 +15,9 @@ public func parseUnitText(
 ) {
     func add(_ severity: Diagnostic.Severity, _ line: Int, _ directive: String?, _ message: String) {
         diagnostics.append(
-            Diagnostic(severity: severity, location: SourceLocation(file: file, line: line), directive: directive,
-                       message: message))
+            Diagnostic(
+                severity: severity, location: SourceLocation(file: file, line: line), directive: directive,
+                message: message))
     }
     if text.utf8.count > maximumUnitFileSize {
         add(.error, 1, nil, "file is larger than \(maximumUnitFileSize >> 20) MiB, refusing to parse it")
@@ -84,15 +85,17 @@ func validateServiceConfig(_ config: ServiceConfig, file: String) -> [Diagnostic
     var out: [Diagnostic] = []
     func error(_ location: SourceLocation?, _ message: String) {
         out.append(
-            Diagnostic(severity: .error, location: location ?? SourceLocation(file: file, line: 1), directive: nil,
-                       message: message))
+            Diagnostic(
+                severity: .error, location: location ?? SourceLocation(file: file, line: 1), directive: nil,
+                message: message))
     }
     if config.type != .oneshot {
         if config.execStart.isEmpty {
             error(nil, "Service has no ExecStart= setting, which is only allowed for Type=oneshot services")
         } else if config.execStart.count > 1 {
-            error(config.execStart[1].location,
-                  "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
+            error(
+                config.execStart[1].location,
+                "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
         }
     } else {
         if config.execStart.isEmpty && config.execStop.isEmpty {
