@@ -11,7 +11,7 @@ final class TempTree {
         var template = Array("/tmp/tend-unitfile-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        root = String(cString: template)
+        root = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Writes `bytes` to `root/relative`, creating the directories on the way.
