@@ -154,6 +154,8 @@ import Testing
         #expect(config.timeoutStart == .infinity)
         config = parseService("TimeoutAbortSec=5\nTimeoutAbortSec=").config
         #expect(config.timeoutAbort == nil)
+        config = parseService("TimeoutAbortSec=0").config
+        #expect(config.timeoutAbort == .zero)
         let bad = parseService("TimeoutSec=forever").diagnostics
         #expect(texts(bad) == [#"web.service:2: TimeoutSec=: invalid time span "forever""#])
     }
@@ -529,6 +531,24 @@ import Testing
             texts(validateServiceConfig(config, file: "x.service")) == [
                 "x.service:1: Restart=always is not allowed for Type=oneshot services"
             ])
+    }
+
+    @Test func oneshotHasNoStartTimeoutUnlessSet() {
+        var config = parseService("Type=oneshot\nExecStart=/bin/a").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .infinity)
+        config = parseService("Type=oneshot\nExecStart=/bin/a\nTimeoutStartSec=20").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(20))
+        config = parseService("Type=oneshot\nExecStart=/bin/a\nTimeoutSec=30").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(30))
+        config = parseService("Type=oneshot\nTimeoutStartSec=20\nTimeoutStartSec=").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .infinity)
+        config = parseService("Type=simple\nExecStart=/bin/a").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(90))
     }
 
     @Test func forkingWithoutPIDFileIsFine() {

@@ -186,6 +186,16 @@ private func timeSpan(_ kps: [Field<TimeSpan>], zeroIsInfinity: Bool = false)
     }
 }
 
+/// `TimeoutStartSec=` / `TimeoutSec=`: a time span, and a note that the start timeout was set explicitly.
+private func startTimeout(_ kps: [Field<TimeSpan>]) -> DirectiveParser {
+    let parse = timeSpan(kps, zeroIsInfinity: true)
+    return { value, config, ctx in
+        let problems = ctx.diagnostics.count
+        parse(value, &config, &ctx)
+        if ctx.diagnostics.count == problems { config.timeoutStartDefined = !value.isEmpty }
+    }
+}
+
 private func enumeration<E: RawRepresentable & CaseIterable & Sendable>(_ kp: Field<E>)
     -> DirectiveParser where E.RawValue == String
 {
@@ -452,16 +462,17 @@ let directives: [Directive] = {
     add("Service", "RestartSec", timeSpan([\.restartSec]))
     add("Service", "RestartSteps", unsigned(\.restartSteps))
     add("Service", "RestartMaxDelaySec", timeSpan([\.restartMaxDelay]))
-    add("Service", "TimeoutStartSec", timeSpan([\.timeoutStart], zeroIsInfinity: true))
+    add("Service", "TimeoutStartSec", startTimeout([\.timeoutStart]))
     add("Service", "TimeoutStopSec", timeSpan([\.timeoutStop], zeroIsInfinity: true))
-    add("Service", "TimeoutSec", timeSpan([\.timeoutStart, \.timeoutStop], zeroIsInfinity: true))
+    add("Service", "TimeoutSec", startTimeout([\.timeoutStart, \.timeoutStop]))
     add("Service", "TimeoutAbortSec") { value, config, ctx in
         if value.isEmpty {
             config.timeoutAbort = nil
             return
         }
+        // Unlike the other timeouts, 0 is not "infinity" here: systemd parses it with plain parse_sec().
         guard let t = parseTimeSpan(value) else { return ctx.error("invalid time span \"\(shortened(value))\"") }
-        config.timeoutAbort = t == .zero ? .infinity : t
+        config.timeoutAbort = t
     }
     add("Service", "RuntimeMaxSec", timeSpan([\.runtimeMax]))
     add("Service", "WatchdogSec", timeSpan([\.watchdog]))

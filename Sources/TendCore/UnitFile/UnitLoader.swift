@@ -55,6 +55,7 @@ public struct UnitLoader: Sendable {
                         message: error.message))
             }
         }
+        finalizeServiceConfig(&config)
         result.diagnostics += validateServiceConfig(config, file: fragment)
         result.config = config
         return result
@@ -72,7 +73,11 @@ public struct UnitLoader: Sendable {
                 ])
         }
         var result = parseFile(path, as: name)
-        if let config = result.config { result.diagnostics += validateServiceConfig(config, file: path) }
+        if var config = result.config {
+            finalizeServiceConfig(&config)
+            result.diagnostics += validateServiceConfig(config, file: path)
+            result.config = config
+        }
         return result
     }
 

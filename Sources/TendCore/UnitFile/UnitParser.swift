@@ -79,6 +79,12 @@ private func entryLine(_ entry: UnitLine) -> Int {
     }
 }
 
+/// Defaults that depend on more than one directive, applied once all files are read (systemd's
+/// `service_add_extras()`): a `Type=oneshot` service without `TimeoutStartSec=` has no start timeout.
+func finalizeServiceConfig(_ config: inout ServiceConfig) {
+    if config.type == .oneshot && !config.timeoutStartDefined { config.timeoutStart = .infinity }
+}
+
 /// The checks systemd makes once all files are loaded (`service_verify()`), reported at `file`'s line 1.
 func validateServiceConfig(_ config: ServiceConfig, file: String) -> [Diagnostic] {
     guard config.name.suffix == "service" else { return [] }
