@@ -246,12 +246,20 @@ let huobiUnit = """
         let tree = TempTree()
         defer { tree.remove() }
         tree.write("u/empty.service", "[Unit]\nDescription=nothing to run\n")
+        tree.write("u/simple.service", "[Service]\nType=simple\n")
         let loader = UnitLoader(searchPaths: [tree.path("u")], context: testContext)
+        // Without Type= and ExecStart= systemd implies Type=oneshot, which then needs ExecStop=.
         let result = loader.load(name("empty"))
-        #expect(result.config != nil)
+        #expect(result.config?.type == .oneshot)
         #expect(
             texts(result.diagnostics) == [
-                tree.path("u/empty.service")
+                tree.path("u/empty.service") + ":1: Service has no ExecStart= and no ExecStop= setting"
+            ])
+        let simple = loader.load(name("simple"))
+        #expect(simple.config?.type == .simple)
+        #expect(
+            texts(simple.diagnostics) == [
+                tree.path("u/simple.service")
                     + ":1: Service has no ExecStart= setting, which is only allowed for Type=oneshot services"
             ])
     }
@@ -264,6 +272,16 @@ let huobiUnit = """
         let result = loader.load(name("off"))
         #expect(result.config == nil)
         #expect(result.diagnostics.map(\.message) == ["unit off.service is masked"])
+    }
+
+    @Test func stopOnlyServiceWithoutTypeIsAnImplicitOneshot() throws {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/setup.service", "[Service]\nRemainAfterExit=yes\nExecStop=/bin/teardown\n")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("setup"))
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.config?.type == .oneshot)
+        #expect(result.config?.timeoutStart == .infinity)
     }
 
     @Test func emptyUnitFileIsMaskedToo() {

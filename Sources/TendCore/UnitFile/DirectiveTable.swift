@@ -450,7 +450,16 @@ let directives: [Directive] = {
     }
 
     // [Service] (systemd.service(5))
-    add("Service", "Type", enumeration(\.type))
+    add("Service", "Type") { value, config, ctx in
+        if value.isEmpty {
+            config.type = .simple
+            config.typeDefined = false
+            return
+        }
+        guard let type = ServiceType(rawValue: value) else { return ctx.badValue(value) }
+        config.type = type
+        config.typeDefined = true
+    }
     add("Service", "ExecCondition", exec(\.execCondition))
     add("Service", "ExecStartPre", exec(\.execStartPre))
     add("Service", "ExecStart", exec(\.execStart))

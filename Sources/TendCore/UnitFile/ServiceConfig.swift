@@ -264,6 +264,8 @@ public struct ServiceConfig: Sendable {
 
     // [Service]
     public var type: ServiceType = .simple
+    /// Whether `Type=` was set; without it and without `ExecStart=` the type is `oneshot` (systemd.service(5)).
+    var typeDefined: Bool = false
     public var execCondition: [ExecCommand] = []
     public var execStartPre: [ExecCommand] = []
     public var execStart: [ExecCommand] = []

@@ -80,8 +80,11 @@ private func entryLine(_ entry: UnitLine) -> Int {
 }
 
 /// Defaults that depend on more than one directive, applied once all files are read (systemd's
-/// `service_add_extras()`): a `Type=oneshot` service without `TimeoutStartSec=` has no start timeout.
+/// `service_add_extras()`): without `Type=` and `ExecStart=` a service is `Type=oneshot`, and a `Type=oneshot`
+/// service without `TimeoutStartSec=` has no start timeout.
 func finalizeServiceConfig(_ config: inout ServiceConfig) {
+    guard config.name.suffix == "service" else { return }
+    if !config.typeDefined && config.execStart.isEmpty { config.type = .oneshot }
     if config.type == .oneshot && !config.timeoutStartDefined { config.timeoutStart = .infinity }
 }
 
