@@ -202,6 +202,17 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(diags.count <= maximumDiagnosticsPerFile + 1)
     }
 
+    @Test func manyWarningsAreCappedButParsingGoesOn() {
+        let noise = (0..<300).map { "Unknown\($0)=x" }.joined(separator: "\n")
+        let (config, diags) = parseService(noise + "\nRestart=always\nExecStart=/bin/true\n")
+        #expect(config.restart == .always)
+        #expect(config.execStart.count == 1)
+        #expect(diags.count == maximumDiagnosticsPerFile + 1)
+        #expect(diags.last?.severity == .warning)
+        #expect(diags.last?.message == "100 more problems in this file not shown")
+        #expect(errors(diags).isEmpty)
+    }
+
     @Test func nulByteInALineIsReported() {
         let (config, diags) = parseUnit("[Service]\nExecStart=/bin/tr\u{0}ue\nRestart=always\n")
         #expect(texts(diags) == ["web.service:2: line contains a NUL byte, ignoring"])
