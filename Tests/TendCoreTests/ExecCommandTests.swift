@@ -13,7 +13,8 @@ import Testing
             ExecStartPre=!!/bin/ambient
             ExecStartPre=-@:/bin/all three
             ExecStartPre=:-!/bin/order-does-not-matter
-            """).config
+            """
+        ).config
         let c = config.execStartPre
         try #require(c.count == 7)
         #expect(c[0].ignoreFailure && c[0].words == ["/bin/might-fail"])
@@ -73,7 +74,8 @@ import Testing
     }
 
     @Test func emptyAssignmentResetsTheList() {
-        let config = parseService("ExecStartPre=/bin/a\nExecStartPre=\nExecStartPre=/bin/b\nExecStop=/bin/s\nExecStop=").config
+        let config = parseService("ExecStartPre=/bin/a\nExecStartPre=\nExecStartPre=/bin/b\nExecStop=/bin/s\nExecStop=")
+            .config
         #expect(config.execStartPre.map(\.words) == [["/bin/b"]])
         #expect(config.execStop.isEmpty)
     }
@@ -88,7 +90,8 @@ import Testing
             ExecReload=/bin/kill -HUP $MAINPID
             ExecStop=/bin/stop
             ExecStopPost=/bin/stoppost
-            """).config
+            """
+        ).config
         #expect(config.execCondition.first?.words == ["/bin/c"])
         #expect(config.execStartPre.first?.words == ["/bin/pre"])
         #expect(config.execStart.first?.words == ["/bin/start"])

@@ -20,8 +20,10 @@ import Testing
         #expect(parseTimeSpan("infinity")?.description == "infinity")
     }
 
-    @Test(arguments: ["", "   ", "soon", "5 parsecs", "-5", "1..5s", "s", "5s s", "infinityx", "99999999999999999999",
-                      "600000y", "1,5s"])
+    @Test(arguments: [
+        "", "   ", "soon", "5 parsecs", "-5", "1..5s", "s", "5s s", "infinityx", "99999999999999999999",
+        "600000y", "1,5s",
+    ])
     func invalidTimeSpans(input: String) {
         #expect(parseTimeSpan(input) == nil)
     }

@@ -118,7 +118,9 @@ import Testing
             #expect(parseService("NotifyAccess=\(access.rawValue)").config.notifyAccess == access)
         }
         #expect(parseService("NotifyAccess=all\nNotifyAccess=").config.notifyAccess == nil)
-        #expect(texts(parseService("KillMode=gentle").diagnostics) == [#"web.service:2: KillMode=: unknown value "gentle""#])
+        #expect(
+            texts(parseService("KillMode=gentle").diagnostics) == [#"web.service:2: KillMode=: unknown value "gentle""#]
+        )
     }
 
     @Test func timeSpans() {
@@ -152,6 +154,8 @@ import Testing
         #expect(config.timeoutStart == .infinity)
         config = parseService("TimeoutAbortSec=5\nTimeoutAbortSec=").config
         #expect(config.timeoutAbort == nil)
+        config = parseService("TimeoutAbortSec=0").config
+        #expect(config.timeoutAbort == .zero)
         let bad = parseService("TimeoutSec=forever").diagnostics
         #expect(texts(bad) == [#"web.service:2: TimeoutSec=: invalid time span "forever""#])
     }
@@ -171,7 +175,8 @@ import Testing
         #expect(!config.guessMainPID)
         #expect(!config.sendSIGKILL)
         #expect(config.sendSIGHUP)
-        #expect(texts(parseService("SendSIGHUP=2").diagnostics) == [#"web.service:2: SendSIGHUP=: invalid boolean "2""#])
+        #expect(
+            texts(parseService("SendSIGHUP=2").diagnostics) == [#"web.service:2: SendSIGHUP=: invalid boolean "2""#])
     }
 
     @Test func pidFileRelativeGoesUnderTheRuntimeDirectory() {
@@ -215,8 +220,12 @@ import Testing
         #expect(config.finalKillSignal == 9)
         #expect(config.watchdogSignal == 36)
         #expect(config.reloadSignal == 10)
-        #expect(texts(parseService("KillSignal=SIGNOPE").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "SIGNOPE""#])
-        #expect(texts(parseService("KillSignal=99").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "99""#])
+        #expect(
+            texts(parseService("KillSignal=SIGNOPE").diagnostics) == [
+                #"web.service:2: KillSignal=: invalid signal "SIGNOPE""#
+            ])
+        #expect(
+            texts(parseService("KillSignal=99").diagnostics) == [#"web.service:2: KillSignal=: invalid signal "99""#])
     }
 
     @Test func userGroupAndSupplementaryGroups() {
@@ -227,7 +236,8 @@ import Testing
         #expect(config.group == "1000")
         #expect(config.supplementaryGroups == ["adm", "video", "audio"])
         #expect(parseService("SupplementaryGroups=adm\nSupplementaryGroups=").config.supplementaryGroups.isEmpty)
-        #expect(texts(parseService("User=a:b").diagnostics) == [#"web.service:2: User=: invalid user or group name "a:b""#])
+        #expect(
+            texts(parseService("User=a:b").diagnostics) == [#"web.service:2: User=: invalid user or group name "a:b""#])
         #expect(parseService("User=%u").config.user == "alice")
     }
 
@@ -300,7 +310,9 @@ import Testing
                 #"web.service:2: UMask=: invalid umask "0999" (expected octal 0000…7777)"#
             ])
         #expect(
-            texts(parseService("Nice=-21").diagnostics) == [#"web.service:2: Nice=: invalid nice level "-21" (expected -20…19)"#])
+            texts(parseService("Nice=-21").diagnostics) == [
+                #"web.service:2: Nice=: invalid nice level "-21" (expected -20…19)"#
+            ])
     }
 
     @Test func resourceLimits() {
@@ -354,7 +366,9 @@ import Testing
     }
 
     @Test func standardStreams() {
-        var config = parseService("StandardInput=file:/dev/zero\nStandardOutput=append:/var/log/%p.log\nStandardError=null").config
+        var config = parseService(
+            "StandardInput=file:/dev/zero\nStandardOutput=append:/var/log/%p.log\nStandardError=null"
+        ).config
         #expect(config.standardInput == .file("/dev/zero"))
         #expect(config.standardOutput == .append("/var/log/web.log"))
         #expect(config.standardError == .null)
@@ -378,7 +392,9 @@ import Testing
                 #"web.service:2: StandardOutput=: path "rel" is not absolute"#
             ])
         #expect(
-            texts(parseService("StandardError=loud").diagnostics) == [#"web.service:2: StandardError=: unknown value "loud""#])
+            texts(parseService("StandardError=loud").diagnostics) == [
+                #"web.service:2: StandardError=: unknown value "loud""#
+            ])
     }
 
     @Test func syslogIdentifier() {
@@ -454,7 +470,10 @@ import Testing
     }
 
     @Test func unknownAndUnsupportedSpecifiersAreErrors() {
-        #expect(texts(parseService("ExecStart=/bin/echo %Z").diagnostics) == ["web.service:2: ExecStart=: unknown specifier %Z"])
+        #expect(
+            texts(parseService("ExecStart=/bin/echo %Z").diagnostics) == [
+                "web.service:2: ExecStart=: unknown specifier %Z"
+            ])
         #expect(
             texts(parseService("Environment=M=%m").diagnostics) == [
                 "web.service:2: Environment=: specifier %m is not supported by tend"
@@ -469,8 +488,9 @@ import Testing
         var config = ServiceConfig(name: UnitName(parsing: "web.service")!)
         config.fragmentPath = "/etc/tend/units/web.service"
         var diags: [Diagnostic] = []
-        parseUnitText("[Service]\nEnvironment=y=%y Y=%Y", file: "web.service", into: &config, context: testContext,
-                      diagnostics: &diags)
+        parseUnitText(
+            "[Service]\nEnvironment=y=%y Y=%Y", file: "web.service", into: &config, context: testContext,
+            diagnostics: &diags)
         #expect(diags.isEmpty)
         #expect(config.environment.map(\.value) == ["/etc/tend/units/web.service", "/etc/tend/units"])
     }
@@ -513,6 +533,24 @@ import Testing
             ])
     }
 
+    @Test func oneshotHasNoStartTimeoutUnlessSet() {
+        var config = parseService("Type=oneshot\nExecStart=/bin/a").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .infinity)
+        config = parseService("Type=oneshot\nExecStart=/bin/a\nTimeoutStartSec=20").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(20))
+        config = parseService("Type=oneshot\nExecStart=/bin/a\nTimeoutSec=30").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(30))
+        config = parseService("Type=oneshot\nTimeoutStartSec=20\nTimeoutStartSec=").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .infinity)
+        config = parseService("Type=simple\nExecStart=/bin/a").config
+        finalizeServiceConfig(&config)
+        #expect(config.timeoutStart == .seconds(90))
+    }
+
     @Test func forkingWithoutPIDFileIsFine() {
         let config = parseService("Type=forking\nExecStart=/usr/sbin/daemon").config
         #expect(validateServiceConfig(config, file: "x.service").isEmpty)
@@ -541,5 +579,18 @@ import Testing
         let ignored = DirectiveTable.ignored.map { "\($0.section).\($0.name)" }
         #expect(Set(ignored).count == ignored.count)
         #expect(all.isDisjoint(with: ignored))
+    }
+}
+
+@Suite struct UnitFileDocsTests {
+    /// docs/unit-files.md documents every directive of the table and every ignored one.
+    @Test func referenceDocumentsEveryDirective() throws {
+        var path = #filePath
+        for _ in 0..<3 { path = directoryName(path) }
+        let docs = try readUnitFile(path + "/docs/unit-files.md").get()
+        for (_, name) in DirectiveTable.all + DirectiveTable.ignored
+        where !name.hasPrefix("Condition") && !name.hasPrefix("Assert") {
+            #expect(docs.contains("`\(name)=`"), "docs/unit-files.md does not mention \(name)=")
+        }
     }
 }

@@ -11,7 +11,7 @@ final class TempTree {
         var template = Array("/tmp/tend-unitfile-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        root = String(cString: template)
+        root = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Writes `bytes` to `root/relative`, creating the directories on the way.
@@ -94,10 +94,11 @@ let huobiUnit = """
         let loader = UnitLoader(searchPaths: [tree.path("units")], context: testContext)
         let result = loader.load(name("huobi"))
         #expect(!result.hasErrors)
-        #expect(texts(result.diagnostics) == [
-            tree.path("units/huobi.service")
-                + ":11: warning: StartLimitIntervalSec=: unknown directive in [Service] (it belongs in [Unit]), ignoring"
-        ])
+        #expect(
+            texts(result.diagnostics) == [
+                tree.path("units/huobi.service")
+                    + ":11: warning: StartLimitIntervalSec=: unknown directive in [Service] (it belongs in [Unit]), ignoring"
+            ])
         let config = try #require(result.config)
         #expect(config.fragmentPath == tree.path("units/huobi.service"))
         #expect(config.description == "huobi downloader")
@@ -105,9 +106,10 @@ let huobiUnit = """
         #expect(config.type == .simple)
         #expect(config.user == "root")
         #expect(config.workingDirectory == "/srv/atom")
-        #expect(config.execStart.map(\.words) == [
-            ["/usr/bin/python3", "exchange/downloader.py", "huobi", "/data/huobi.log"]
-        ])
+        #expect(
+            config.execStart.map(\.words) == [
+                ["/usr/bin/python3", "exchange/downloader.py", "huobi", "/data/huobi.log"]
+            ])
         #expect(config.restart == .always)
         #expect(config.restartSec == .seconds(5))
         #expect(config.startLimitInterval == .seconds(10))
@@ -150,10 +152,11 @@ let huobiUnit = """
         let result = loader.load(name("web"))
         #expect(result.diagnostics.isEmpty)
         let config = try #require(result.config)
-        #expect(config.dropInPaths == [
-            tree.path("b/web.service.d/10-first.conf"), tree.path("a/web.service.d/20-middle.conf"),
-            tree.path("b/web.service.d/30-last.conf"),
-        ])
+        #expect(
+            config.dropInPaths == [
+                tree.path("b/web.service.d/10-first.conf"), tree.path("a/web.service.d/20-middle.conf"),
+                tree.path("b/web.service.d/30-last.conf"),
+            ])
         #expect(config.restart == .onFailure)
         #expect(config.restartSec == .seconds(7))
         // 30-last.conf reset the list and added C.
@@ -176,10 +179,11 @@ let huobiUnit = """
         tree.write("u/web.service", "[Service]\nExecStart=/bin/web --old\n")
         tree.write("u/web.service.d/override.conf", "[Service]\nExecStart=/bin/web --new\n")
         let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("web"))
-        #expect(texts(result.diagnostics) == [
-            tree.path("u/web.service.d/override.conf")
-                + ":2: Service has more than one ExecStart= command, which is only allowed for Type=oneshot services"
-        ])
+        #expect(
+            texts(result.diagnostics) == [
+                tree.path("u/web.service.d/override.conf")
+                    + ":2: Service has more than one ExecStart= command, which is only allowed for Type=oneshot services"
+            ])
     }
 
     @Test func dropInDiagnosticsNameTheDropIn() throws {
@@ -189,9 +193,10 @@ let huobiUnit = """
         tree.write("u/web.service.d/override.conf", "[Service]\n\nRestart=sometimes\n")
         let loader = UnitLoader(searchPaths: [tree.path("u")], context: testContext)
         let result = loader.load(name("web"))
-        #expect(texts(result.diagnostics) == [
-            tree.path("u/web.service.d/override.conf") + #":3: Restart=: unknown value "sometimes""#
-        ])
+        #expect(
+            texts(result.diagnostics) == [
+                tree.path("u/web.service.d/override.conf") + #":3: Restart=: unknown value "sometimes""#
+            ])
         #expect(result.hasErrors)
     }
 
@@ -241,13 +246,22 @@ let huobiUnit = """
         let tree = TempTree()
         defer { tree.remove() }
         tree.write("u/empty.service", "[Unit]\nDescription=nothing to run\n")
+        tree.write("u/simple.service", "[Service]\nType=simple\n")
         let loader = UnitLoader(searchPaths: [tree.path("u")], context: testContext)
+        // Without Type= and ExecStart= systemd implies Type=oneshot, which then needs ExecStop=.
         let result = loader.load(name("empty"))
-        #expect(result.config != nil)
-        #expect(texts(result.diagnostics) == [
-            tree.path("u/empty.service")
-                + ":1: Service has no ExecStart= setting, which is only allowed for Type=oneshot services"
-        ])
+        #expect(result.config?.type == .oneshot)
+        #expect(
+            texts(result.diagnostics) == [
+                tree.path("u/empty.service") + ":1: Service has no ExecStart= and no ExecStop= setting"
+            ])
+        let simple = loader.load(name("simple"))
+        #expect(simple.config?.type == .simple)
+        #expect(
+            texts(simple.diagnostics) == [
+                tree.path("u/simple.service")
+                    + ":1: Service has no ExecStart= setting, which is only allowed for Type=oneshot services"
+            ])
     }
 
     @Test func maskedUnitHasNoConfig() {
@@ -256,6 +270,25 @@ let huobiUnit = """
         tree.symlink("u/off.service", to: "/dev/null")
         let loader = UnitLoader(searchPaths: [tree.path("u")], context: testContext)
         let result = loader.load(name("off"))
+        #expect(result.config == nil)
+        #expect(result.diagnostics.map(\.message) == ["unit off.service is masked"])
+    }
+
+    @Test func stopOnlyServiceWithoutTypeIsAnImplicitOneshot() throws {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/setup.service", "[Service]\nRemainAfterExit=yes\nExecStop=/bin/teardown\n")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("setup"))
+        #expect(result.diagnostics.isEmpty)
+        #expect(result.config?.type == .oneshot)
+        #expect(result.config?.timeoutStart == .infinity)
+    }
+
+    @Test func emptyUnitFileIsMaskedToo() {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("u/off.service", "")
+        let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("off"))
         #expect(result.config == nil)
         #expect(result.diagnostics.map(\.message) == ["unit off.service is masked"])
     }
@@ -281,9 +314,10 @@ let huobiUnit = """
         tree.write("u/big.service", bytes: [UInt8](repeating: UInt8(ascii: "#"), count: maximumUnitFileSize + 1))
         let result = UnitLoader(searchPaths: [tree.path("u")], context: testContext).load(name("big"))
         #expect(result.config == nil)
-        #expect(result.diagnostics.map(\.message) == [
-            tree.path("u/big.service") + " is larger than 8 MiB, refusing to parse it"
-        ])
+        #expect(
+            result.diagnostics.map(\.message) == [
+                tree.path("u/big.service") + " is larger than 8 MiB, refusing to parse it"
+            ])
     }
 
     @Test func loadFileUsesTheFileNameAndNoDropIns() throws {
@@ -312,8 +346,9 @@ let huobiUnit = """
         tree.write("b/web.service", "")
         tree.write("b/db.service", "")
         tree.write("b/sock.socket", "")
-        let loader = UnitLoader(searchPaths: [tree.path("a"), tree.path("b"), tree.path("missing")],
-                                context: testContext)
+        let loader = UnitLoader(
+            searchPaths: [tree.path("a"), tree.path("b"), tree.path("missing")],
+            context: testContext)
         #expect(loader.listUnitNames().map(\.description) == ["app.target", "db.service", "web.service"])
     }
 

@@ -18,8 +18,7 @@ func parseUnit(_ text: String, name: String = "web.service") -> (config: Service
 }
 
 /// `[Service]` + `body`, parsed.
-func parseService(_ body: String, name: String = "web.service") -> (config: ServiceConfig, diagnostics: [Diagnostic])
-{
+func parseService(_ body: String, name: String = "web.service") -> (config: ServiceConfig, diagnostics: [Diagnostic]) {
     parseUnit("[Service]\n" + body, name: name)
 }
 
@@ -64,6 +63,25 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(texts(diags) == [#"web.service:7: Restart=: unknown value "bogus""#])
     }
 
+    @Test func commentEndingInBackslashDoesNotContinue() {
+        let (config, diags) = parseUnit("[Unit]\n# a comment \\\nDescription=x\n")
+        #expect(diags.isEmpty)
+        #expect(config.description == "x")
+    }
+
+    @Test func systemdSyntaxManPageExample() {
+        let (config, diags) = parseUnit(
+            """
+            [Unit]
+            Description=value 3\\
+            # this line is ignored
+            ; this line is ignored too
+                   value 3 continued
+            """)
+        #expect(diags.isEmpty)
+        #expect(config.description == "value 3        value 3 continued")
+    }
+
     @Test func escapedBackslashAtEndOfLineDoesNotContinue() {
         let (config, _) = parseService("Environment=A=x\\\\\nEnvironment=B=y")
         #expect(config.environment.map(\.key) == ["A", "B"])
@@ -73,7 +91,10 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
     @Test func continuationAtEndOfFileIsParsed() {
         let (config, diags) = parseService("Description=x\nExecStart=/bin/true \\")
         #expect(config.execStart.first?.words == ["/bin/true"])
-        #expect(texts(diags) == ["web.service:2: warning: Description=: unknown directive in [Service] (it belongs in [Unit]), ignoring"])
+        #expect(
+            texts(diags) == [
+                "web.service:2: warning: Description=: unknown directive in [Service] (it belongs in [Unit]), ignoring"
+            ])
     }
 
     @Test func crlfLineEndingsAreAccepted() {
@@ -181,6 +202,17 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(diags.count <= maximumDiagnosticsPerFile + 1)
     }
 
+    @Test func manyWarningsAreCappedButParsingGoesOn() {
+        let noise = (0..<300).map { "Unknown\($0)=x" }.joined(separator: "\n")
+        let (config, diags) = parseService(noise + "\nRestart=always\nExecStart=/bin/true\n")
+        #expect(config.restart == .always)
+        #expect(config.execStart.count == 1)
+        #expect(diags.count == maximumDiagnosticsPerFile + 1)
+        #expect(diags.last?.severity == .warning)
+        #expect(diags.last?.message == "100 more problems in this file not shown")
+        #expect(errors(diags).isEmpty)
+    }
+
     @Test func nulByteInALineIsReported() {
         let (config, diags) = parseUnit("[Service]\nExecStart=/bin/tr\u{0}ue\nRestart=always\n")
         #expect(texts(diags) == ["web.service:2: line contains a NUL byte, ignoring"])
@@ -239,9 +271,10 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
 
     @Test func cEscapes() throws {
         #expect(try splitWordStrings(#"\x41\102\u00e9\U0001F600"#) == ["AB\u{e9}\u{1F600}"])
-        #expect(try splitWordStrings(#""a\tb" a\sb \\ \" \' \a\b\f\n\r\v"#) == [
-            "a\tb", "a b", "\\", "\"", "'", "\u{7}\u{8}\u{c}\n\r\u{b}",
-        ])
+        #expect(
+            try splitWordStrings(#""a\tb" a\sb \\ \" \' \a\b\f\n\r\v"#) == [
+                "a\tb", "a b", "\\", "\"", "'", "\u{7}\u{8}\u{c}\n\r\u{b}",
+            ])
     }
 
     @Test func escapesInsideQuotes() throws {

@@ -48,7 +48,8 @@ struct DirectiveContext {
 /// A field of `ServiceConfig`; `Sendable` so parsers can capture it.
 typealias Field<T> = WritableKeyPath<ServiceConfig, T> & Sendable
 
-typealias DirectiveParser = @Sendable (_ value: String, _ config: inout ServiceConfig, _ ctx: inout DirectiveContext)
+typealias DirectiveParser =
+    @Sendable (_ value: String, _ config: inout ServiceConfig, _ ctx: inout DirectiveContext)
     -> Void
 
 /// One row of the table.
@@ -185,6 +186,16 @@ private func timeSpan(_ kps: [Field<TimeSpan>], zeroIsInfinity: Bool = false)
     }
 }
 
+/// `TimeoutStartSec=` / `TimeoutSec=`: a time span, and a note that the start timeout was set explicitly.
+private func startTimeout(_ kps: [Field<TimeSpan>]) -> DirectiveParser {
+    let parse = timeSpan(kps, zeroIsInfinity: true)
+    return { value, config, ctx in
+        let problems = ctx.diagnostics.count
+        parse(value, &config, &ctx)
+        if ctx.diagnostics.count == problems { config.timeoutStartDefined = !value.isEmpty }
+    }
+}
+
 private func enumeration<E: RawRepresentable & CaseIterable & Sendable>(_ kp: Field<E>)
     -> DirectiveParser where E.RawValue == String
 {
@@ -247,7 +258,7 @@ private func exec(_ kp: Field<[ExecCommand]>) -> DirectiveParser {
             config[keyPath: kp] = []
             return
         }
-        do throws(SpecifierError) {
+        do throws(ValueError) {
             let commands = try parseExecLine(value, resolver: ctx.resolver, location: ctx.location)
             config[keyPath: kp].append(contentsOf: commands)
         } catch {
@@ -439,7 +450,16 @@ let directives: [Directive] = {
     }
 
     // [Service] (systemd.service(5))
-    add("Service", "Type", enumeration(\.type))
+    add("Service", "Type") { value, config, ctx in
+        if value.isEmpty {
+            config.type = .simple
+            config.typeDefined = false
+            return
+        }
+        guard let type = ServiceType(rawValue: value) else { return ctx.badValue(value) }
+        config.type = type
+        config.typeDefined = true
+    }
     add("Service", "ExecCondition", exec(\.execCondition))
     add("Service", "ExecStartPre", exec(\.execStartPre))
     add("Service", "ExecStart", exec(\.execStart))
@@ -451,16 +471,17 @@ let directives: [Directive] = {
     add("Service", "RestartSec", timeSpan([\.restartSec]))
     add("Service", "RestartSteps", unsigned(\.restartSteps))
     add("Service", "RestartMaxDelaySec", timeSpan([\.restartMaxDelay]))
-    add("Service", "TimeoutStartSec", timeSpan([\.timeoutStart], zeroIsInfinity: true))
+    add("Service", "TimeoutStartSec", startTimeout([\.timeoutStart]))
     add("Service", "TimeoutStopSec", timeSpan([\.timeoutStop], zeroIsInfinity: true))
-    add("Service", "TimeoutSec", timeSpan([\.timeoutStart, \.timeoutStop], zeroIsInfinity: true))
+    add("Service", "TimeoutSec", startTimeout([\.timeoutStart, \.timeoutStop]))
     add("Service", "TimeoutAbortSec") { value, config, ctx in
         if value.isEmpty {
             config.timeoutAbort = nil
             return
         }
+        // Unlike the other timeouts, 0 is not "infinity" here: systemd parses it with plain parse_sec().
         guard let t = parseTimeSpan(value) else { return ctx.error("invalid time span \"\(shortened(value))\"") }
-        config.timeoutAbort = t == .zero ? .infinity : t
+        config.timeoutAbort = t
     }
     add("Service", "RuntimeMaxSec", timeSpan([\.runtimeMax]))
     add("Service", "WatchdogSec", timeSpan([\.watchdog]))

@@ -2,18 +2,18 @@
 /// environment variable substitution done at spawn time.
 
 /// Parses the value of one `Exec*=` line into its commands (more than one when a lone `;` separates them).
-func parseExecLine(_ value: String, resolver: SpecifierResolver, location: SourceLocation) throws(SpecifierError)
+func parseExecLine(_ value: String, resolver: SpecifierResolver, location: SourceLocation) throws(ValueError)
     -> [ExecCommand]
 {
     let words: [SplitWord]
     do {
         words = try splitWords(value)
     } catch {
-        throw SpecifierError(message: error.description)
+        throw ValueError(message: error.description)
     }
     var commands: [ExecCommand] = []
     var current: [SplitWord] = []
-    func finish() throws(SpecifierError) {
+    func finish() throws(ValueError) {
         defer { current.removeAll() }
         guard !current.isEmpty else { return }
         var first = Array(current[0].text.utf8)
@@ -36,22 +36,22 @@ func parseExecLine(_ value: String, resolver: SpecifierResolver, location: Sourc
             prefixEnd += 1
         }
         if command.fullPrivileges && command.ambient {
-            throw SpecifierError(message: "the '+' prefix cannot be combined with '!' or '!!'")
+            throw ValueError(message: "the '+' prefix cannot be combined with '!' or '!!'")
         }
         first.removeFirst(prefixEnd)
         var texts = current.map(\.text)
         texts[0] = decodeUTF8(first)
         if texts[0].isEmpty {
-            throw SpecifierError(message: "empty executable path after the prefixes")
+            throw ValueError(message: "empty executable path after the prefixes")
         }
-        texts = try texts.map { (w: String) throws(SpecifierError) -> String in try resolver.expand(w) }
+        texts = try texts.map { (w: String) throws(ValueError) -> String in try resolver.expand(w) }
         let program = texts[0]
         if !program.hasPrefix("/") && program.contains("/") {
-            throw SpecifierError(
+            throw ValueError(
                 message: "\"\(program)\" is neither an absolute path nor a plain executable name")
         }
         if command.hasArgv0 && texts.count < 2 {
-            throw SpecifierError(message: "the '@' prefix needs an argv[0] word after the program")
+            throw ValueError(message: "the '@' prefix needs an argv[0] word after the program")
         }
         command.words = texts
         command.location = location
@@ -104,8 +104,9 @@ extension ExecCommand {
             if b.count >= 2, b[0] == UInt8(ascii: "$"), isNameStart(b[1]), b.dropFirst().allSatisfy(isNameChar) {
                 let name = decodeUTF8(b.dropFirst())
                 if let value = environment[name] {
-                    out.append(contentsOf: value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
-                        .map(String.init))
+                    out.append(
+                        contentsOf: value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+                            .map(String.init))
                 }
                 continue
             }

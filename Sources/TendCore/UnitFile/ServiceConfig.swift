@@ -264,6 +264,8 @@ public struct ServiceConfig: Sendable {
 
     // [Service]
     public var type: ServiceType = .simple
+    /// Whether `Type=` was set; without it and without `ExecStart=` the type is `oneshot` (systemd.service(5)).
+    var typeDefined: Bool = false
     public var execCondition: [ExecCommand] = []
     public var execStartPre: [ExecCommand] = []
     public var execStart: [ExecCommand] = []
@@ -279,6 +281,9 @@ public struct ServiceConfig: Sendable {
     /// `RestartMaxDelaySec=`: infinity means not set.
     public var restartMaxDelay: TimeSpan = .infinity
     public var timeoutStart: TimeSpan = .seconds(90)
+    /// Whether `TimeoutStartSec=` or `TimeoutSec=` was set; without it a `Type=oneshot` service gets no start
+    /// timeout (systemd.service(5)). The loader applies that once all files are read.
+    var timeoutStartDefined: Bool = false
     public var timeoutStop: TimeSpan = .seconds(90)
     /// `TimeoutAbortSec=`, nil means "same as TimeoutStopSec=".
     public var timeoutAbort: TimeSpan?

@@ -70,8 +70,9 @@ public struct SpecifierContext: Sendable {
         var hostBuffer = [CChar](repeating: 0, count: 256)
         var hostName = "localhost"
         if gethostname(&hostBuffer, hostBuffer.count - 1) == 0 {
-            hostName = String(decoding: hostBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
-                              as: UTF8.self)
+            hostName = String(
+                decoding: hostBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
+                as: UTF8.self)
         }
         func xdg(_ key: String, _ fallback: String) -> String {
             if let v = environment[key], v.hasPrefix("/") { return v }
@@ -132,8 +133,9 @@ func unescapedPath(_ s: String) -> String {
     return u.hasPrefix("/") ? u : "/" + u
 }
 
-/// Why a specifier could not be resolved.
-struct SpecifierError: Error, Equatable, CustomStringConvertible {
+/// Why a value could not be used: an unresolvable specifier, a bad command line. The message is the
+/// diagnostic's text.
+struct ValueError: Error, Equatable, CustomStringConvertible {
     var message: String
     var description: String { message }
 }
@@ -145,7 +147,7 @@ struct SpecifierResolver: Sendable {
     /// The fragment's path, for `%y` / `%Y`.
     var fragmentPath: String?
 
-    func value(of c: Character) throws(SpecifierError) -> String {
+    func value(of c: Character) throws(ValueError) -> String {
         let prefix = name.prefix
         let instance = name.instance ?? ""
         switch c {
@@ -156,8 +158,9 @@ struct SpecifierResolver: Sendable {
         case "P": return unescapeUnitNamePart(prefix)
         case "i": return instance
         case "I": return unescapeUnitNamePart(instance)
-        case "f": return name.instance.map { $0.isEmpty ? unescapedPath(prefix) : unescapedPath($0) }
-            ?? unescapedPath(prefix)
+        case "f":
+            return name.instance.map { $0.isEmpty ? unescapedPath(prefix) : unescapedPath($0) }
+                ?? unescapedPath(prefix)
         case "j": return lastDashComponent(prefix)
         case "J": return unescapeUnitNamePart(lastDashComponent(prefix))
         case "u": return context.userName
@@ -177,21 +180,21 @@ struct SpecifierResolver: Sendable {
         case "l":
             return String(context.hostName.prefix(while: { $0 != "." }))
         case "y":
-            guard let fragmentPath else { throw SpecifierError(message: "specifier %y: unit has no file") }
+            guard let fragmentPath else { throw ValueError(message: "specifier %y: unit has no file") }
             return fragmentPath
         case "Y":
-            guard let fragmentPath else { throw SpecifierError(message: "specifier %Y: unit has no file") }
+            guard let fragmentPath else { throw ValueError(message: "specifier %Y: unit has no file") }
             return directoryName(fragmentPath)
         case "%": return "%"
         case "a", "A", "b", "B", "d", "m", "M", "o", "v", "w", "W", "q":
-            throw SpecifierError(message: "specifier %\(c) is not supported by tend")
+            throw ValueError(message: "specifier %\(c) is not supported by tend")
         default:
-            throw SpecifierError(message: "unknown specifier %\(c)")
+            throw ValueError(message: "unknown specifier %\(c)")
         }
     }
 
     /// `s` with every specifier replaced.
-    func expand(_ s: String) throws(SpecifierError) -> String {
+    func expand(_ s: String) throws(ValueError) -> String {
         guard s.utf8.contains(UInt8(ascii: "%")) else { return s }
         var out = ""
         var iterator = s.makeIterator()
@@ -201,7 +204,7 @@ struct SpecifierResolver: Sendable {
                 continue
             }
             guard let spec = iterator.next() else {
-                throw SpecifierError(message: "'%' at the end of the value (write %% for a percent sign)")
+                throw ValueError(message: "'%' at the end of the value (write %% for a percent sign)")
             }
             out += try value(of: spec)
         }

@@ -92,7 +92,8 @@ func logicalLines(_ text: String) -> [UnitLine] {
             return
         }
         guard let eq = buf[r].firstIndex(of: UInt8(ascii: "=")) else {
-            result.append(.problem(message: "missing '=' in \"\(shortened(decodeUTF8(buf[r])))\", ignoring", line: line))
+            result.append(
+                .problem(message: "missing '=' in \"\(shortened(decodeUTF8(buf[r])))\", ignoring", line: line))
             return
         }
         let keyRange = trimmedRange(buf, r.lowerBound, eq)

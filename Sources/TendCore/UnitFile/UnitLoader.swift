@@ -33,10 +33,13 @@ public struct UnitLoader: Sendable {
     /// A unit file that is a symlink to /dev/null (or empty, as systemd treats it) is masked: no configuration.
     public func load(_ name: UnitName) -> UnitLoadResult {
         guard let fragment = fragmentPath(for: name) else {
-            return UnitLoadResult(config: nil, diagnostics: [
-                Diagnostic(severity: .error, location: SourceLocation(file: name.description, line: 0), directive: nil,
-                           message: "unit \(name) not found in \(searchPaths.joined(separator: ", "))")
-            ])
+            return UnitLoadResult(
+                config: nil,
+                diagnostics: [
+                    Diagnostic(
+                        severity: .error, location: SourceLocation(file: name.description, line: 0), directive: nil,
+                        message: "unit \(name) not found in \(searchPaths.joined(separator: ", "))")
+                ])
         }
         var result = parseFile(fragment, as: name)
         guard var config = result.config else { return result }
@@ -47,10 +50,12 @@ public struct UnitLoader: Sendable {
                 parseUnitText(text, file: dropIn, into: &config, context: context, diagnostics: &result.diagnostics)
             case .failure(let error):
                 result.diagnostics.append(
-                    Diagnostic(severity: .error, location: SourceLocation(file: dropIn, line: 0), directive: nil,
-                               message: error.message))
+                    Diagnostic(
+                        severity: .error, location: SourceLocation(file: dropIn, line: 0), directive: nil,
+                        message: error.message))
             }
         }
+        finalizeServiceConfig(&config)
         result.diagnostics += validateServiceConfig(config, file: fragment)
         result.config = config
         return result
@@ -59,13 +64,20 @@ public struct UnitLoader: Sendable {
     /// One file on its own, the unit name taken from its file name, without drop-ins (for `tend verify FILE`).
     public func loadFile(path: String) -> UnitLoadResult {
         guard let name = UnitName(parsing: baseName(path)) else {
-            return UnitLoadResult(config: nil, diagnostics: [
-                Diagnostic(severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
-                           message: "\"\(baseName(path))\" is not a valid unit name")
-            ])
+            return UnitLoadResult(
+                config: nil,
+                diagnostics: [
+                    Diagnostic(
+                        severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
+                        message: "\"\(baseName(path))\" is not a valid unit name")
+                ])
         }
         var result = parseFile(path, as: name)
-        if let config = result.config { result.diagnostics += validateServiceConfig(config, file: path) }
+        if var config = result.config {
+            finalizeServiceConfig(&config)
+            result.diagnostics += validateServiceConfig(config, file: path)
+            result.config = config
+        }
         return result
     }
 
@@ -133,17 +145,23 @@ public struct UnitLoader: Sendable {
 
     private func parseFile(_ path: String, as name: UnitName) -> UnitLoadResult {
         if isMasked(path) {
-            return UnitLoadResult(config: nil, diagnostics: [
-                Diagnostic(severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
-                           message: "unit \(name) is masked")
-            ])
+            return UnitLoadResult(
+                config: nil,
+                diagnostics: [
+                    Diagnostic(
+                        severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
+                        message: "unit \(name) is masked")
+                ])
         }
         switch readUnitFile(path) {
         case .failure(let error):
-            return UnitLoadResult(config: nil, diagnostics: [
-                Diagnostic(severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
-                           message: error.message)
-            ])
+            return UnitLoadResult(
+                config: nil,
+                diagnostics: [
+                    Diagnostic(
+                        severity: .error, location: SourceLocation(file: path, line: 0), directive: nil,
+                        message: error.message)
+                ])
         case .success(let text):
             var config = ServiceConfig(name: name)
             config.fragmentPath = path
@@ -181,8 +199,9 @@ func readUnitFile(_ path: String) -> Result<String, FileReadError> {
         if n == 0 { break }
         bytes.append(contentsOf: chunk[0..<n])
         if bytes.count > maximumUnitFileSize {
-            return .failure(FileReadError(
-                message: "\(path) is larger than \(maximumUnitFileSize >> 20) MiB, refusing to parse it"))
+            return .failure(
+                FileReadError(
+                    message: "\(path) is larger than \(maximumUnitFileSize >> 20) MiB, refusing to parse it"))
         }
     }
     return .success(String(decoding: bytes, as: UTF8.self))
@@ -202,11 +221,13 @@ private func isFileOrDevNull(_ path: String) -> Bool {
     return mode == S_IFREG || (mode == S_IFCHR && isMasked(path))
 }
 
-/// A unit is masked when its file is (a symlink to) /dev/null.
+/// A unit is masked when its file is (a symlink to) /dev/null or empty, as systemd.unit(5) says.
 private func isMasked(_ path: String) -> Bool {
     var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    if (st.st_mode & S_IFMT) == S_IFREG { return st.st_size == 0 }
     var null = stat()
-    guard stat(path, &st) == 0, stat("/dev/null", &null) == 0 else { return false }
+    guard stat("/dev/null", &null) == 0 else { return false }
     return (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == null.st_rdev
 }
 

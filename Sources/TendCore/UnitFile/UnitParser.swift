@@ -13,11 +13,14 @@ public func parseUnitText(
     _ text: String, file: String, into config: inout ServiceConfig, context: SpecifierContext,
     diagnostics: inout [Diagnostic]
 ) {
+    var found: [Diagnostic] = []
     func add(_ severity: Diagnostic.Severity, _ line: Int, _ directive: String?, _ message: String) {
-        diagnostics.append(
-            Diagnostic(severity: severity, location: SourceLocation(file: file, line: line), directive: directive,
-                       message: message))
+        found.append(
+            Diagnostic(
+                severity: severity, location: SourceLocation(file: file, line: line), directive: directive,
+                message: message))
     }
+    defer { diagnostics += capped(found) }
     if text.utf8.count > maximumUnitFileSize {
         add(.error, 1, nil, "file is larger than \(maximumUnitFileSize >> 20) MiB, refusing to parse it")
         return
@@ -26,13 +29,8 @@ public func parseUnitText(
     let allowedSections = DirectiveTable.sections(forSuffix: config.name.suffix)
     var section: String?
     var sectionKnown = false
-    let startCount = diagnostics.count
 
     for entry in logicalLines(text) {
-        if diagnostics.count - startCount >= maximumDiagnosticsPerFile {
-            add(.error, entryLine(entry), nil, "too many problems, giving up on the rest of this file")
-            return
-        }
         switch entry {
         case .problem(let message, let line):
             add(.error, line, nil, message)
@@ -56,7 +54,7 @@ public func parseUnitText(
                 var ctx = DirectiveContext(
                     resolver: resolver, location: SourceLocation(file: file, line: line), directive: key)
                 directive.parse(value, &config, &ctx)
-                diagnostics.append(contentsOf: ctx.diagnostics)
+                found += ctx.diagnostics
             } else if DirectiveTable.isIgnored(section: section, name: key) {
                 add(.warning, line, key, "not supported by tend, ignored")
             } else {
@@ -71,11 +69,26 @@ public func parseUnitText(
     }
 }
 
-private func entryLine(_ entry: UnitLine) -> Int {
-    switch entry {
-    case .problem(_, let line), .invalidSection(_, let line), .section(_, let line), .assignment(_, _, let line):
-        return line
-    }
+/// At most `maximumDiagnosticsPerFile` diagnostics, then one that counts the rest (an error if any of them is).
+/// Parsing itself never stops early, so the configuration is the same whether problems are shown or not.
+private func capped(_ found: [Diagnostic]) -> [Diagnostic] {
+    guard found.count > maximumDiagnosticsPerFile else { return found }
+    let rest = found[maximumDiagnosticsPerFile...]
+    let severity: Diagnostic.Severity = rest.contains { $0.severity == .error } ? .error : .warning
+    return Array(found[..<maximumDiagnosticsPerFile]) + [
+        Diagnostic(
+            severity: severity, location: rest.first!.location, directive: nil,
+            message: "\(rest.count) more problems in this file not shown")
+    ]
+}
+
+/// Defaults that depend on more than one directive, applied once all files are read (systemd's
+/// `service_add_extras()`): without `Type=` and `ExecStart=` a service is `Type=oneshot`, and a `Type=oneshot`
+/// service without `TimeoutStartSec=` has no start timeout.
+func finalizeServiceConfig(_ config: inout ServiceConfig) {
+    guard config.name.suffix == "service" else { return }
+    if !config.typeDefined && config.execStart.isEmpty { config.type = .oneshot }
+    if config.type == .oneshot && !config.timeoutStartDefined { config.timeoutStart = .infinity }
 }
 
 /// The checks systemd makes once all files are loaded (`service_verify()`), reported at `file`'s line 1.
@@ -84,15 +97,17 @@ func validateServiceConfig(_ config: ServiceConfig, file: String) -> [Diagnostic
     var out: [Diagnostic] = []
     func error(_ location: SourceLocation?, _ message: String) {
         out.append(
-            Diagnostic(severity: .error, location: location ?? SourceLocation(file: file, line: 1), directive: nil,
-                       message: message))
+            Diagnostic(
+                severity: .error, location: location ?? SourceLocation(file: file, line: 1), directive: nil,
+                message: message))
     }
     if config.type != .oneshot {
         if config.execStart.isEmpty {
             error(nil, "Service has no ExecStart= setting, which is only allowed for Type=oneshot services")
         } else if config.execStart.count > 1 {
-            error(config.execStart[1].location,
-                  "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
+            error(
+                config.execStart[1].location,
+                "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
         }
     } else {
         if config.execStart.isEmpty && config.execStop.isEmpty {
