@@ -91,8 +91,9 @@ public final class Manager {
         let line = "tend[\(getpid())]: \(level == .info || level == .debug ? "" : level.rawValue + ": ")\(message)\n"
         _ = try? Posix.write(2, Array(line.utf8))
     }
-    /// A process snapshot shared by every check within one loop iteration.
+    /// A process snapshot shared by every check within one loop iteration, and the pids seen to end since.
     private var snapshot: [ProcessInfo]?
+    private var goneSinceSnapshot: Set<Int32> = []
 
     public init(options: ManagerOptions) throws {
         self.options = options
@@ -475,43 +476,58 @@ public final class Manager {
     }
 
     /// The live processes of a unit: members of the sessions its commands started, plus the tracked pids.
+    /// One /proc scan serves every check of a loop iteration; pids known to be gone since are left out.
     private func unitProcesses(_ unit: Unit) -> [ProcessInfo] {
         if snapshot == nil {
             snapshot = ProcessTable.scan()
-            loop.afterEvents { [unowned self] in self.snapshot = nil }
+            goneSinceSnapshot = []
+            loop.afterEvents { [unowned self] in
+                self.snapshot = nil
+                self.goneSinceSnapshot = []
+            }
         }
         let me = getpid()
         return snapshot!.filter { p in
-            p.pid != me && p.state != "Z" && p.state != "X" && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil)
+            p.pid != me && p.state != "Z" && p.state != "X" && !goneSinceSnapshot.contains(p.pid)
+                && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil)
         }
     }
 
     /// In a kill state: `.allProcessesGone` if nothing of the awaited scope is left; otherwise make sure each
-    /// remaining process is watched so its exit triggers another check.
+    /// remaining process is watched (a pidfd turns readable when it exits) so its end triggers another check.
     private func checkProcessesGone(_ unit: Unit) -> ServiceEvent? {
         guard let m = unit.machine, let scope = m.awaitedProcesses else { return nil }
         if scope != .all {
             return m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
         }
-        snapshot = nil  // signals were just sent: look afresh
-        let remaining = unitProcesses(unit)
-        if remaining.isEmpty && m.mainPID == nil && m.controlPID == nil { return .allProcessesGone }
-        for p in remaining where unit.watched[p.pid] == nil && pidOwner[p.pid] == nil {
+        var alive = 0
+        for p in unitProcesses(unit) {
+            if unit.watched[p.pid] != nil || pidOwner[p.pid] != nil {
+                alive += 1
+                continue
+            }
             let fd = ctend_pidfd_open(p.pid)
-            guard fd >= 0 else { continue }
-            if let token = try? loop.watch(fd, { [unowned self] _ in
-                if let entry = unit.watched.removeValue(forKey: p.pid) {
-                    self.loop.unwatch(entry.1)
-                    Posix.close(entry.0)
+            guard fd >= 0 else {
+                goneSinceSnapshot.insert(p.pid)  // ESRCH: it ended after the scan
+                continue
+            }
+            let pid = p.pid
+            do {
+                let token = try loop.watch(fd) { [unowned self] _ in
+                    if let entry = unit.watched.removeValue(forKey: pid) {
+                        self.loop.unwatch(entry.1)
+                        Posix.close(entry.0)
+                    }
+                    self.goneSinceSnapshot.insert(pid)
+                    self.recheck(unit)
                 }
-                self.recheck(unit)
-            }) {
-                unit.watched[p.pid] = (fd, token)
-            } else {
+                unit.watched[pid] = (fd, token)
+                alive += 1
+            } catch {
                 Posix.close(fd)
             }
         }
-        return nil
+        return alive == 0 && m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
     }
 
     private func recheck(_ unit: Unit) {
@@ -530,7 +546,6 @@ public final class Manager {
             return pid
         }
         guard config.guessMainPID else { return nil }
-        snapshot = nil
         let me = getpid()
         let all = ProcessTable.scan()
         let candidates = all.filter { p in
@@ -587,10 +602,10 @@ public final class Manager {
             case 3: cause = .dumped(status)  // CLD_DUMPED
             default: cause = .killed(status)
             }
+            goneSinceSnapshot.insert(pid)
             if pidOwner[pid] != nil { processEnded(pid, cause) } else { reapedOrphan = true }
         }
         if reapedOrphan {
-            snapshot = nil
             for unit in units.values where killing.contains(ObjectIdentifier(unit)) { recheck(unit) }
         }
     }
@@ -598,7 +613,7 @@ public final class Manager {
     private func processEnded(_ pid: Int32, _ cause: ExitCause) {
         guard let (unit, _) = pidOwner.removeValue(forKey: pid) else { return }
         if let fd = unit.pidfds.removeValue(forKey: pid) { Posix.close(fd) }
-        snapshot = nil
+        goneSinceSnapshot.insert(pid)
         dispatch(unit, .exited(pid: pid, cause))
     }
 
