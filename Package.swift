@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tend", targets: ["tend"]),
+        // The service side of sd_notify, for Swift programs run by tend or systemd. Depends on nothing.
+        .library(name: "SDNotify", targets: ["SDNotify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,15 +20,16 @@ let package = Package(
         .target(name: "TendCore", dependencies: ["CTend"]),
         // The control protocol: request/response types and their wire codec.
         .target(name: "TendControl", dependencies: ["TendCore", "CTend"]),
+        .target(name: "SDNotify"),
         // The command: argument parsing and output formatting only.
         .executableTarget(
             name: "tend",
             dependencies: [
-                "TendCore", "TendControl", "CTend",
+                "TendCore", "TendControl", "CTend", "SDNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendControl"]),
+        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendControl", "SDNotify"]),
         .testTarget(name: "TendIntegrationTests", dependencies: ["TendCore", "TendControl", "CTend"]),
     ]
 )

@@ -21,6 +21,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,8 +93,8 @@ static int child_main(void *arg) {
     // Descriptor layout: move every source above the target range first, so that dup2 into 0..n-1
     // can't clobber a source that is still needed.
     int base = s->fd_count + 3;
-    int moved[64];
-    int count = s->fd_count > 64 ? 64 : s->fd_count;
+    int moved[512];
+    int count = s->fd_count > 512 ? 512 : s->fd_count;
     for (int i = 0; i < count; i++) {
         int src = s->fd_map[i];
         if (src < 0) {
@@ -361,6 +362,83 @@ int ctend_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     *uid = cred.uid;
     *gid = cred.gid;
     return 0;
+}
+
+int ctend_notify_socket(const char *path) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof addr.sun_path) return -ENAMETOOLONG;
+    memcpy(addr.sun_path, path, n);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    int abstract = path[0] == '@';
+    if (abstract) addr.sun_path[0] = 0;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) goto fail;
+    // A deeper queue absorbs bursts (a service may send many STATUS= updates at once).
+    int size = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (!abstract) (void)unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, abstract ? len : (socklen_t)sizeof addr) < 0) goto fail;
+    if (!abstract) (void)chmod(path, 0777);
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+int ctend_recv_notify(int fd, void *buf, size_t cap, size_t *len, pid_t *pid, uid_t *uid, gid_t *gid,
+                      int *fds, int max_fds, int *nfds) {
+    // systemd accepts up to 768 descriptors with one message (NOTIFY_FD_MAX).
+    union {
+        struct cmsghdr align;
+        char data[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 768)];
+    } control;
+    struct iovec iov = {.iov_base = buf, .iov_len = cap};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data;
+    msg.msg_controllen = sizeof control.data;
+    ssize_t n;
+    for (;;) {
+        n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+        if (n >= 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        return -errno;
+    }
+    *len = (size_t)n;
+    *pid = 0;
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    *nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            *pid = cred.pid;
+            *uid = cred.uid;
+            *gid = cred.gid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *received = (int *)CMSG_DATA(c);
+            for (int i = 0; i < count; i++) {
+                int rfd;
+                memcpy(&rfd, received + i, sizeof rfd);
+                if (*nfds < max_fds) fds[(*nfds)++] = rfd;
+                else close(rfd);
+            }
+        }
+    }
+    return 1;
 }
 
 int ctend_pipe(int fds[2], int nonblock_read) {

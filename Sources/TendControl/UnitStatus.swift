@@ -46,6 +46,19 @@ public enum UnitStatusJSON {
             o.append(("type", .string(m.config.type.rawValue)))
             o.append(("restart", .string(m.config.restart.rawValue)))
         }
+        if let t = unit.statusText { o.append(("statusText", .string(t))) }
+        if let e = unit.statusErrno { o.append(("statusErrno", .int(Int64(e)))) }
+        if let b = unit.statusBusError { o.append(("statusBusError", .string(b))) }
+        if let x = unit.statusExitStatus { o.append(("statusExitStatus", .int(Int64(x)))) }
+        if unit.notifyPath != nil {
+            o.append(("notify", .object([
+                ("access", .string(unit.notifyAccess.rawValue)),
+                ("accepted", .int(Int64(unit.notifyAccepted))),
+                ("rejected", .int(Int64(unit.notifyRejected))),
+                ("malformed", .int(Int64(unit.notifyMalformed))),
+            ])))
+        }
+        if !unit.fdStore.isEmpty { o.append(("fdStore", .int(Int64(unit.fdStore.count)))) }
         if let e = unit.lastSetupError { o.append(("setupError", .string(e))) }
         if !unit.diagnostics.isEmpty { o.append(("diagnostics", .array(unit.diagnostics.map { .string($0.description) }))) }
         if logLines > 0 {
@@ -93,6 +106,15 @@ public enum UnitStatusJSON {
             ("WorkingDirectory", c.workingDirectory ?? ""),
             ("ExecStart", c.execStart.map(\.commandLine).joined(separator: " ; ")),
             ("StandardOutput", String(describing: c.standardOutput)),
+            ("StatusText", unit.statusText ?? ""),
+            ("StatusErrno", String(unit.statusErrno ?? 0)),
+            ("NotifyAccess", unit.notifyAccess.rawValue),
+            ("NotifyMessagesAccepted", String(unit.notifyAccepted)),
+            ("NotifyMessagesRejected", String(unit.notifyRejected)),
+            ("NotifyMessagesMalformed", String(unit.notifyMalformed)),
+            ("WatchdogUSec", m.watchdogInterval.description),
+            ("FileDescriptorStoreMax", String(c.fileDescriptorStoreMax)),
+            ("NFileDescriptorStore", String(unit.fdStore.count)),
             ("StandardError", String(describing: c.standardError)),
         ]
         return p

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SDNotify
 import Glibc
 import TendControl
 import TendCore
@@ -20,6 +21,7 @@ struct Tend: ParsableCommand {
         subcommands: [
             DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Verify.self,
+            Notify.self,
         ])
 }
 
@@ -352,5 +354,90 @@ struct Verify: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+struct Notify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send an sd_notify message to the manager, like systemd-notify.",
+        discussion: """
+            Sends the assignments in one datagram to $NOTIFY_SOCKET, then waits (BARRIER=1) until the manager has \
+            processed it. Run as root, it sends with its parent's credentials, so a shell script that is a \
+            service's main process can report readiness under NotifyAccess=main; otherwise use NotifyAccess=all.
+            Exit status: 0 when sent, 1 on failure or when there is no $NOTIFY_SOCKET (--booted: 0 when running \
+            under a tend or systemd manager).
+            """)
+    @Flag(help: "READY=1: start-up is complete.") var ready = false
+    @Flag(help: "RELOADING=1 with MONOTONIC_USEC=.") var reloading = false
+    @Flag(help: "STOPPING=1: the service is shutting down.") var stopping = false
+    @Option(help: "STATUS=TEXT, shown by tend status.") var status: String?
+    @Option(help: "MAINPID=: a pid, or auto/parent (the caller), or self.") var pid: String?
+    @Flag(help: "Exit 0 if running under a service manager, 1 otherwise.") var booted = false
+    @Flag(name: .customLong("no-block"), help: "Don't wait for the manager to process the message.") var noBlock = false
+    @Argument(help: "More VARIABLE=VALUE assignments (WATCHDOG=1, ERRNO=…).") var assignments: [String] = []
+
+    func validate() throws {
+        for a in assignments where !a.contains("=") {
+            throw ValidationError("\"\(a)\" is not a VARIABLE=VALUE assignment.")
+        }
+    }
+
+    func run() throws {
+        if booted {
+            let underTend = access(Defaults.stateDir + "/control.sock", F_OK) == 0
+            let underSystemd = access("/run/systemd/system", F_OK) == 0
+            throw ExitCode(SDNotify.socketPath != nil || underTend || underSystemd ? 0 : 1)
+        }
+        var a: [String] = []
+        if ready { a.append("READY=1") }
+        if reloading {
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            a += ["RELOADING=1", "MONOTONIC_USEC=\(UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000)"]
+        }
+        if stopping { a.append("STOPPING=1") }
+        if let status { a.append("STATUS=\(status)") }
+        if let pid {
+            switch pid {
+            case "auto", "parent", "": a.append("MAINPID=\(getppid())")
+            case "self": a.append("MAINPID=\(getpid())")
+            default:
+                guard let n = Int32(pid), n > 0 else { throw ValidationError("--pid takes a pid, auto, parent or self.") }
+                a.append("MAINPID=\(n)")
+            }
+        }
+        a += assignments
+        guard !a.isEmpty else { throw ValidationError("Nothing to send: give --ready, --status, VARIABLE=VALUE, ….") }
+        guard SDNotify.socketPath != nil else {
+            printError("No NOTIFY_SOCKET: not running under a service manager that listens for notifications.")
+            throw ExitCode(1)
+        }
+        if let failure = Notify.deliver(a, wait: !noBlock) {
+            printError(failure)
+            throw ExitCode(1)
+        }
+    }
+
+    /// Sends and (unless told not to) waits for the barrier; returns an error message or nil.
+    static func deliver(_ a: [String], wait: Bool) -> String? {
+        // As root, speak with the parent's credentials (the service's main process when a script calls us).
+        var sent = false
+        if getuid() == 0 { sent = (try? SDNotify.send(a, pid: getppid())) ?? false }
+        if !sent {
+            do {
+                try SDNotify.send(a)
+            } catch {
+                return "Failed to notify: \(error)"
+            }
+        }
+        guard wait else { return nil }
+        // Keep this process alive until the manager has read the message: it checks who sent it.
+        let confirmed: Bool
+        do {
+            confirmed = try SDNotify.barrier()
+        } catch {
+            return "Failed to notify: \(error)"
+        }
+        return confirmed ? nil : "The manager did not confirm the message within 5 s."
     }
 }

@@ -145,6 +145,15 @@ int ctend_unix_connect(const char *path);
 int ctend_accept(int fd);
 /// SO_PEERCRED of a connected unix socket. 0 or errno.
 int ctend_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/// The notify socket of one service: SOCK_DGRAM, SO_PASSCRED, non-blocking, bound at path (a leading '@'
+/// means an abstract name), mode 0777 so that services running as any user can send. Returns the fd or -errno.
+int ctend_notify_socket(const char *path);
+/// Receives one datagram with its sender's credentials and any descriptors (MSG_CMSG_CLOEXEC).
+/// Returns 1 with a message, 0 when none is pending, -errno on error. *len is the datagram's real length
+/// (larger than cap when it was truncated); *pid is 0 when no credentials came with it; received descriptors
+/// beyond max_fds are closed, and *nfds counts those stored.
+int ctend_recv_notify(int fd, void *buf, size_t cap, size_t *len, pid_t *pid, uid_t *uid, gid_t *gid,
+                      int *fds, int max_fds, int *nfds);
 /// A pipe with O_CLOEXEC; flags may add O_NONBLOCK to the read end (nonblock_read).
 int ctend_pipe(int fds[_Nonnull 2], int nonblock_read);
 /// Sets or clears O_NONBLOCK. 0 or errno.

@@ -16,7 +16,11 @@ public final class EventLoop {
     private static let timerToken: UInt64 = 0
 
     /// Deadlines by owner; the timerfd is armed at the earliest.
-    private var deadlines: [ObjectIdentifier: (MonotonicInstant, () -> Void)] = [:]
+    private struct DeadlineKey: Hashable {
+        var owner: ObjectIdentifier
+        var slot: Int
+    }
+    private var deadlines: [DeadlineKey: (MonotonicInstant, () -> Void)] = [:]
     private var armedAt: MonotonicInstant?
     private var stopping = false
     /// Work to run once the current batch of events is handled.
@@ -63,13 +67,14 @@ public final class EventLoop {
     }
 
     /// Arms (or re-arms) the deadline of `owner`; `action` runs once it has passed.
-    public func setDeadline(_ owner: ObjectIdentifier, at: MonotonicInstant, _ action: @escaping () -> Void) {
-        deadlines[owner] = (at, action)
+    /// An owner may hold several deadlines, told apart by `slot`.
+    public func setDeadline(_ owner: ObjectIdentifier, slot: Int = 0, at: MonotonicInstant, _ action: @escaping () -> Void) {
+        deadlines[DeadlineKey(owner: owner, slot: slot)] = (at, action)
         rearm()
     }
 
-    public func cancelDeadline(_ owner: ObjectIdentifier) {
-        if deadlines.removeValue(forKey: owner) != nil { rearm() }
+    public func cancelDeadline(_ owner: ObjectIdentifier, slot: Int = 0) {
+        if deadlines.removeValue(forKey: DeadlineKey(owner: owner, slot: slot)) != nil { rearm() }
     }
 
     /// Runs `work` after the events of this iteration, before sleeping again.

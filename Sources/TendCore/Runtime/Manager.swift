@@ -41,6 +41,26 @@ public final class Unit {
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
     public internal(set) var lastSetupError: String?
 
+    // sd_notify
+    var notifyFD: Int32 = -1
+    var notifyToken: UInt64 = 0
+    /// NOTIFY_SOCKET= as the service sees it.
+    public internal(set) var notifyPath: String?
+    /// `STATUS=`, kept after the service exits (systemctl's "Status:" line).
+    public internal(set) var statusText: String?
+    public internal(set) var statusErrno: Int32?
+    public internal(set) var statusBusError: String?
+    public internal(set) var statusExitStatus: Int32?
+    /// `NOTIFYACCESS=` sent by the service, overriding NotifyAccess= until the next start.
+    var notifyAccessOverride: NotifyAccess?
+    public internal(set) var notifyAccepted = 0
+    public internal(set) var notifyRejected = 0
+    public internal(set) var notifyMalformed = 0
+    /// Descriptors the service keeps in the manager (FDSTORE=1), passed back with LISTEN_FDS=.
+    public internal(set) var fdStore: [(fd: Int32, name: String)] = []
+
+    public var notifyAccess: NotifyAccess { notifyAccessOverride ?? config?.effectiveNotifyAccess ?? .none }
+
     init(name: UnitName, result: UnitLoadResult, now: MonotonicInstant) {
         self.name = name
         diagnostics = result.diagnostics
@@ -327,6 +347,11 @@ public final class Manager {
             if before != after { stateChanged(unit, from: before, to: after) }
             if index == queue.count, let extra = checkProcessesGone(unit) { queue.append(extra) }
         }
+        if let m = unit.machine, m.state == .dead || m.state == .failed, !unit.fdStore.isEmpty {
+            // The store outlives restarts, not a stop (systemd's FileDescriptorStorePreserve=no).
+            for entry in unit.fdStore { Posix.close(entry.fd) }
+            unit.fdStore = []
+        }
         checkShutdownComplete()
     }
 
@@ -340,6 +365,10 @@ public final class Manager {
             loop.setDeadline(ObjectIdentifier(unit), at: at) { [unowned self] in self.dispatch(unit, .timer) }
         case .cancelTimer:
             loop.cancelDeadline(ObjectIdentifier(unit))
+        case .armWatchdog(let at):
+            loop.setDeadline(ObjectIdentifier(unit), slot: 1, at: at) { [unowned self] in self.dispatch(unit, .watchdogTimer) }
+        case .cancelWatchdog:
+            loop.cancelDeadline(ObjectIdentifier(unit), slot: 1)
         case .resolveMainPID:
             queue.append(.mainPIDResolved(resolveMainPID(unit)))
         case .jobFinished(let type, let ok):
@@ -425,8 +454,28 @@ public final class Manager {
                 }
             }
         }
-        let request = SpawnRequest(config: config, command: command, kind: kind, stdio: stdio, extraEnvironment: extra,
+        var pidEnvironment: [String] = []
+        var passed: [Int32] = []
+        if unit.notifyAccess != .none || m.watchdogInterval.usec > 0 {
+            if let path = notifySocket(unit) { extra.append(("NOTIFY_SOCKET", path)) }
+        }
+        if role == .main && kind == .execStart {
+            let wd = m.watchdogInterval
+            if wd.usec > 0 && !wd.isInfinite {
+                extra.append(("WATCHDOG_USEC", String(wd.usec)))
+                pidEnvironment.append("WATCHDOG_PID")
+            }
+            if !unit.fdStore.isEmpty {
+                passed = unit.fdStore.map(\.fd)
+                extra.append(("LISTEN_FDS", String(passed.count)))
+                extra.append(("LISTEN_FDNAMES", unit.fdStore.map(\.name).joined(separator: ":")))
+                pidEnvironment.append("LISTEN_PID")
+            }
+        }
+        var request = SpawnRequest(config: config, command: command, kind: kind, stdio: stdio, extraEnvironment: extra,
                                    managerEnvironment: managerEnvironment, defaultWorkingDirectory: defaultWorkingDirectory)
+        request.pidEnvironment = pidEnvironment
+        request.passedFDs = passed
         do {
             let (p, setupError) = try Spawner.spawn(request)
             pidOwner[p.pid] = (unit, role)
@@ -612,9 +661,169 @@ public final class Manager {
 
     private func processEnded(_ pid: Int32, _ cause: ExitCause) {
         guard let (unit, _) = pidOwner.removeValue(forKey: pid) else { return }
+        if let entry = unit.watched.removeValue(forKey: pid) { loop.unwatch(entry.1) }
         if let fd = unit.pidfds.removeValue(forKey: pid) { Posix.close(fd) }
         goneSinceSnapshot.insert(pid)
         dispatch(unit, .exited(pid: pid, cause))
+    }
+
+    // MARK: - sd_notify
+
+    /// Manager-wide notify counters (`tend show` of the manager, benchmarks).
+    public private(set) var notifyTotals = (accepted: 0, rejected: 0, malformed: 0)
+    private var notifyCounter = 0
+    private var notifyBuffer = [UInt8](repeating: 0, count: NotifyMessage.maxSize + 1)
+    private var notifyFDs = [Int32](repeating: -1, count: 768)
+
+    /// The unit's own notify socket, created on first use: a socket per service makes attributing a message
+    /// trivial and keeps a message whose sender already exited attributable (DESIGN.md, sd_notify).
+    private func notifySocket(_ unit: Unit) -> String? {
+        if let p = unit.notifyPath { return p }
+        let dir = options.stateDir + "/notify"
+        try? Posix.mkdirs(dir, mode: 0o755)
+        chmod(dir, 0o755)
+        notifyCounter += 1
+        var path = "\(dir)/\(notifyCounter)"
+        // sun_path holds 107 bytes: a deep state directory falls back to an abstract name.
+        if path.utf8.count > 100 { path = "@tend/\(getpid())/\(notifyCounter)" }
+        let fd = ctend_notify_socket(path)
+        guard fd >= 0 else {
+            logHandler(.error, "\(unit.name): Failed to create notify socket \(path): \(Posix.errorText(-fd))")
+            return nil
+        }
+        do {
+            unit.notifyToken = try loop.watch(fd) { [unowned self] _ in self.readNotify(unit) }
+        } catch {
+            Posix.close(fd)
+            return nil
+        }
+        unit.notifyFD = fd
+        unit.notifyPath = path
+        return path
+    }
+
+    private func readNotify(_ unit: Unit) {
+        var budget = 512  // datagrams per wakeup, so one chatty service can't starve the loop
+        while budget > 0 {
+            budget -= 1
+            var len = 0
+            var pid: pid_t = 0
+            var uid: uid_t = 0
+            var gid: gid_t = 0
+            var nfds: Int32 = 0
+            let rc = notifyBuffer.withUnsafeMutableBytes { buf in
+                notifyFDs.withUnsafeMutableBufferPointer { fds in
+                    ctend_recv_notify(unit.notifyFD, buf.baseAddress!, NotifyMessage.maxSize, &len, &pid, &uid, &gid,
+                                      fds.baseAddress!, 768, &nfds)
+                }
+            }
+            guard rc == 1 else { return }
+            let fds = Array(notifyFDs.prefix(Int(nfds)))
+            handleNotify(unit, len: len, pid: pid, uid: uid, fds: fds)
+        }
+    }
+
+    private func handleNotify(_ unit: Unit, len: Int, pid: Int32, uid: uid_t, fds: [Int32]) {
+        var kept: Set<Int32> = []
+        defer { for fd in fds where !kept.contains(fd) { Posix.close(fd) } }
+        guard len <= NotifyMessage.maxSize else {
+            countNotify(unit, malformed: true)
+            return
+        }
+        guard notifyAllowed(unit, pid: pid) else {
+            unit.notifyRejected += 1
+            notifyTotals.rejected += 1
+            return
+        }
+        let msg: NotifyMessage
+        do {
+            msg = try NotifyMessage.parse(notifyBuffer[0..<len])
+        } catch {
+            countNotify(unit, malformed: true)
+            return
+        }
+        countNotify(unit, malformed: false)
+        guard let m = unit.machine else { return }
+
+        if let s = msg.status { unit.statusText = s }
+        if let e = msg.errno { unit.statusErrno = e }
+        if let b = msg.busError { unit.statusBusError = b }
+        if let x = msg.exitStatus { unit.statusExitStatus = x }
+        if let a = msg.notifyAccess { unit.notifyAccessOverride = a }
+
+        var events: [NotifyEvent] = []
+        if let newMain = msg.mainPID, newMain != m.mainPID {
+            // Only a process of the service may become its main process (root may name any).
+            if (uid == 0 || belongs(unit, pid: newMain)) && ProcessTable.stat(newMain) != nil {
+                if let old = m.mainPID, pidOwner[old]?.unit === unit { pidOwner[old] = nil }
+                adopt(unit, newMain)
+                events.append(.mainPID(newMain))
+            } else {
+                logHandler(.warning, "\(unit.name): New main PID \(newMain) does not belong to the service, ignoring.")
+            }
+        }
+        if let w = msg.watchdogUsec { events.append(.watchdogUsec(w)) }
+        if msg.reloading { events.append(.reloading) }
+        if msg.ready { events.append(.ready) }
+        if msg.stopping { events.append(.stopping) }
+        if let e = msg.extendTimeoutUsec { events.append(.extendTimeout(e)) }
+        if msg.watchdogPing { events.append(.watchdogPing) }
+        if msg.watchdogTrigger { events.append(.watchdogTrigger) }
+        if msg.restartReset { events.append(.restartReset) }
+
+        if msg.fdStoreRemove, let name = msg.fdName {
+            for entry in unit.fdStore where entry.name == name { Posix.close(entry.fd) }
+            unit.fdStore.removeAll { $0.name == name }
+        }
+        if msg.fdStore {
+            let max = m.config.fileDescriptorStoreMax
+            for fd in fds where unit.fdStore.count < max {
+                unit.fdStore.append((fd, msg.fdName ?? "stored"))
+                kept.insert(fd)
+            }
+            if fds.count > kept.count {
+                logHandler(.warning, "\(unit.name): File descriptor store full (FileDescriptorStoreMax=\(max)), closing \(fds.count - kept.count) received descriptors.")
+            }
+        }
+        for e in events { dispatch(unit, .notify(e)) }
+        // Descriptors not stored (BARRIER=1's among them) are closed by the defer: after every earlier message
+        // was processed, which is exactly what a barrier waits for.
+    }
+
+    private func countNotify(_ unit: Unit, malformed: Bool) {
+        if malformed {
+            unit.notifyMalformed += 1
+            notifyTotals.malformed += 1
+        } else {
+            unit.notifyAccepted += 1
+            notifyTotals.accepted += 1
+        }
+    }
+
+    /// NotifyAccess=: main (the main process), exec (main or control), all (any process of the service).
+    private func notifyAllowed(_ unit: Unit, pid: Int32) -> Bool {
+        guard pid > 0, let m = unit.machine else { return false }
+        switch unit.notifyAccess {
+        case .none: return false
+        case .main: return pid == m.mainPID
+        case .exec: return pid == m.mainPID || pid == m.controlPID
+        case .all: return belongs(unit, pid: pid)
+        }
+    }
+
+    /// Whether a process is one of the service's: its main or control process, in one of its sessions, or a
+    /// descendant of either.
+    private func belongs(_ unit: Unit, pid: Int32) -> Bool {
+        guard let m = unit.machine else { return false }
+        var current = pid
+        for _ in 0..<64 {
+            if current == m.mainPID || current == m.controlPID { return true }
+            guard let info = ProcessTable.stat(current) else { return false }
+            if unit.sessions.contains(info.session) { return true }
+            if info.ppid <= 1 || info.ppid == getpid() { return false }
+            current = info.ppid
+        }
+        return false
     }
 
     // MARK: - Queries

@@ -23,6 +23,10 @@ public struct SpawnRequest {
     public var managerEnvironment: [String: String]
     /// Working directory when the unit sets none.
     public var defaultWorkingDirectory: String
+    /// Variables whose value is the child's own pid, set in the child before exec (LISTEN_PID=, WATCHDOG_PID=).
+    public var pidEnvironment: [String] = []
+    /// Descriptors passed as 3, 4, ... (LISTEN_FDS).
+    public var passedFDs: [Int32] = []
     public init(config: ServiceConfig, command: ExecCommand, kind: CommandKind, stdio: [Int32],
                 extraEnvironment: [(String, String)], managerEnvironment: [String: String],
                 defaultWorkingDirectory: String) {
@@ -169,7 +173,9 @@ public enum Spawner {
             }
         }
         if argv.isEmpty { argv = [program] }
-        return Prepared(path: program, argv: argv, env: envPairs.map { "\($0.0)=\($0.1)" }, cwd: cwd, ids: ids,
+        let pidNames = Set(r.pidEnvironment)
+        return Prepared(path: program, argv: argv,
+                        env: envPairs.filter { !pidNames.contains($0.0) }.map { "\($0.0)=\($0.1)" }, cwd: cwd, ids: ids,
                         failure: failure)
     }
 
@@ -186,10 +192,21 @@ public enum Spawner {
         var pidfd: Int32 = -1
         var stage: Int32 = 0
         var err: Int32 = 0
+        // The pid variables go last, each with room for the digits the child writes in.
+        let pidSlots: [UnsafeMutablePointer<CChar>?] = r.pidEnvironment.map { name in
+            let bytes = Array((name + "=").utf8CString)
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 24)
+            p.initialize(repeating: 0, count: bytes.count + 24)
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            return p
+        }
+        defer { for p in pidSlots { p?.deallocate() } }
+        var pidSlotArray = pidSlots
+        let fdMap = r.stdio + r.passedFDs
         let rc: Int32 = withCStrings(p.argv) { argv in
-            withCStrings(p.env) { envp in
+            withCStrings(p.env, extra: pidSlots) { envp in
                 p.path.withCString { path in
-                    r.stdio.withUnsafeBufferPointer { fds in
+                    fdMap.withUnsafeBufferPointer { fds in
                         limits.withUnsafeBufferPointer { lims in
                             (p.ids?.groups ?? []).withUnsafeBufferPointer { groups in
                                 withOptionalCString(p.cwd) { cwd in
@@ -219,7 +236,11 @@ public enum Spawner {
                                         attr.fail_stage = f.0
                                         attr.fail_errno = f.1
                                     }
-                                    return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
+                                    return pidSlotArray.withUnsafeMutableBufferPointer { slots in
+                                        attr.pid_env = slots.baseAddress
+                                        attr.pid_env_count = Int32(slots.count)
+                                        return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
+                                    }
                                 }
                             }
                         }
@@ -267,9 +288,13 @@ public struct SpawnError: Error, CustomStringConvertible {
 }
 
 /// A NULL-terminated array of C strings, alive for the duration of `body`.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    let ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
-    defer { for p in ptrs { free(p) } }
+func withCStrings<R>(
+    _ strings: [String], extra: [UnsafeMutablePointer<CChar>?] = [],
+    _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
+) -> R {
+    let owned: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { for p in owned { free(p) } }
+    let ptrs = owned + extra + [nil]
     return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 

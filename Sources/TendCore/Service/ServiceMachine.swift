@@ -40,6 +40,10 @@ public struct ServiceMachine: Sendable {
     public private(set) var processLog: [ProcessRecord] = []
     /// The deadline armed, if any.
     public private(set) var deadline: MonotonicInstant?
+    /// The watchdog deadline armed, if any, and the interval in force (WatchdogSec=, or WATCHDOG_USEC=).
+    public private(set) var watchdogDeadline: MonotonicInstant?
+    private var watchdogOverride: TimeSpan?
+    public var watchdogInterval: TimeSpan { watchdogOverride ?? config.watchdog }
 
     /// Which command of the current chain runs (index into that chain).
     private var commandIndex = 0
@@ -135,6 +139,11 @@ public struct ServiceMachine: Sendable {
             deadline = nil
             timeout(now, &fx)
         case .mainPIDResolved(let pid): mainPIDResolved(pid, now, &fx)
+        case .notify(let n): notify(n, now, &fx)
+        case .watchdogTimer:
+            guard let d = watchdogDeadline, d <= now else { return fx }
+            watchdogDeadline = nil
+            watchdogExpired(now, &fx)
         }
         return fx
     }
@@ -233,6 +242,14 @@ public struct ServiceMachine: Sendable {
         guard state == .running || state == .exited else {
             fx.append(.jobFinished(.reload, ok: false))
             fx.append(.log(.warning, "Reload requested while the service is \(state.activeState.rawValue), ignoring."))
+            return
+        }
+        if config.type == .notifyReload && state == .running && mainPID != nil {
+            // Type=notify-reload: ReloadSignal= to the main process, then wait for RELOADING=1 and READY=1.
+            reloadJobPending = true
+            enter(.reload, now, &fx)
+            armTimer(now + config.timeoutStart, &fx)
+            fx.append(.kill(.main, signal: config.reloadSignal))
             return
         }
         guard !config.execReload.isEmpty else {
@@ -337,6 +354,8 @@ public struct ServiceMachine: Sendable {
                 armTimer(since + config.runtimeMax, &fx)
             }
             if !wasActive { fx.append(.log(.info, "Started.")) }
+            // The watchdog runs once start-up is complete (systemd.service(5), WatchdogSec=).
+            armWatchdog(now, &fx)
             finishStartJob(ok: true, &fx)
         } else if config.remainAfterExit {
             let wasActive = state.activeState == .active || state == .reload
@@ -809,6 +828,105 @@ public struct ServiceMachine: Sendable {
         if deadline != nil {
             deadline = nil
             fx.append(.cancelTimer)
+        }
+        // The watchdog only watches a running service (and one that is reloading).
+        if new != .running && new != .reload && watchdogDeadline != nil {
+            watchdogDeadline = nil
+            fx.append(.cancelWatchdog)
+        }
+        if new == .startPre || (new == .start && old != .startPre) { watchdogOverride = nil }
+    }
+
+    private mutating func armWatchdog(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
+        let interval = watchdogInterval
+        guard interval.usec > 0, !interval.isInfinite else {
+            if watchdogDeadline != nil {
+                watchdogDeadline = nil
+                fx.append(.cancelWatchdog)
+            }
+            return
+        }
+        watchdogDeadline = now + interval
+        fx.append(.armWatchdog(now + interval))
+    }
+
+    private mutating func watchdogExpired(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
+        guard state == .running || state == .reload else { return }
+        fx.append(.log(.error, "Watchdog timeout (limit \(watchdogInterval))!"))
+        if reloadJobPending {
+            reloadJobPending = false
+            fx.append(.jobFinished(.reload, ok: false))
+        }
+        enterSignal(.stopWatchdog, .watchdog, now, &fx)
+    }
+
+    // MARK: sd_notify
+
+    private mutating func notify(_ n: NotifyEvent, _ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
+        switch n {
+        case .ready:
+            switch state {
+            case .start where config.type == .notify || config.type == .notifyReload:
+                guard mainPID != nil else { return }
+                enterStartPost(now, &fx)
+            case .reload:
+                if reloadJobPending {
+                    reloadJobPending = false
+                    fx.append(.jobFinished(.reload, ok: true))
+                }
+                if controlPID == nil { enterRunning(.success, now, &fx) }
+            default:
+                break
+            }
+        case .reloading:
+            if state == .running {
+                // A reload the service started on its own (SIGHUP from elsewhere, say).
+                enter(.reload, now, &fx)
+                armTimer(now + config.timeoutStart, &fx)
+            }
+        case .stopping:
+            switch state {
+            case .start, .startPost, .running, .reload:
+                // The service shuts down on its own: wait for it like after KillSignal=, without sending one.
+                if reloadJobPending {
+                    reloadJobPending = false
+                    fx.append(.jobFinished(.reload, ok: false))
+                }
+                finishStartJob(ok: false, &fx)
+                enter(.stopSigterm, now, &fx)
+                lastKillSignal = nil
+                armTimer(now + config.timeoutStop, &fx)
+            default:
+                break
+            }
+        case .mainPID(let pid):
+            switch state {
+            case .start, .startPost, .running, .reload:
+                mainPID = pid
+                lastMainPID = pid
+                lastMainExit = nil
+            default:
+                break
+            }
+        case .watchdogPing:
+            if watchdogDeadline != nil { armWatchdog(now, &fx) }
+        case .watchdogTrigger:
+            if state == .running || state == .reload {
+                watchdogDeadline = nil
+                fx.append(.cancelWatchdog)
+                watchdogExpired(now, &fx)
+            }
+        case .watchdogUsec(let usec):
+            watchdogOverride = TimeSpan(usec: usec)
+            if state == .running || state == .reload { armWatchdog(now, &fx) }
+        case .extendTimeout(let usec):
+            // Extends the start, runtime or stop timeout in force to now + usec, if that is later.
+            guard let d = deadline, state != .autoRestart else { return }
+            let extended = now + TimeSpan(usec: usec)
+            if extended > d { armTimer(extended, &fx) }
+        case .restartReset:
+            restartCount = 0
+            backoffStep = 0
         }
     }
 

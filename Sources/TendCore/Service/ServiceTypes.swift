@@ -192,6 +192,32 @@ public enum ServiceEvent: Sendable {
     case timer
     /// Answer to `.resolveMainPID` (Type=forking): the daemon's pid from PIDFile= or a guess, or nil.
     case mainPIDResolved(Int32?)
+    /// An sd_notify message the runtime accepted (NotifyAccess= already checked).
+    case notify(NotifyEvent)
+    /// The watchdog deadline armed by `.armWatchdog` passed.
+    case watchdogTimer
+}
+
+/// The parts of an sd_notify message that change a service's state.
+public enum NotifyEvent: Equatable, Sendable {
+    /// `READY=1`: start-up finished (Type=notify), or a reload finished.
+    case ready
+    /// `RELOADING=1`: the service reloads on its own (or in answer to ReloadSignal=).
+    case reloading
+    /// `STOPPING=1`: the service is shutting down on its own.
+    case stopping
+    /// `MAINPID=`: the runtime has already started tracking this pid.
+    case mainPID(Int32)
+    /// `WATCHDOG=1`
+    case watchdogPing
+    /// `WATCHDOG=trigger`
+    case watchdogTrigger
+    /// `WATCHDOG_USEC=`: a new watchdog interval (0 turns it off).
+    case watchdogUsec(UInt64)
+    /// `EXTEND_TIMEOUT_USEC=`
+    case extendTimeout(UInt64)
+    /// `RESTART_RESET=1`: the restart counter (and the backoff) start over.
+    case restartReset
 }
 
 /// What the runtime must do. The machine performs none of it.
@@ -200,6 +226,9 @@ public enum ServiceEffect: Equatable, Sendable {
     case kill(KillTarget, signal: Int32)
     case armTimer(MonotonicInstant)
     case cancelTimer
+    /// The watchdog deadline (WatchdogSec=), separate from the state's own timer.
+    case armWatchdog(MonotonicInstant)
+    case cancelWatchdog
     /// Type=forking: find the daemon's pid (PIDFile=, else the single process left), answer `.mainPIDResolved`.
     case resolveMainPID
     /// A job ends: `ok` false with the result that ended it.

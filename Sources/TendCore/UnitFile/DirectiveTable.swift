@@ -470,6 +470,7 @@ let directives: [Directive] = {
     add("Service", "Restart", enumeration(\.restart))
     add("Service", "RestartSec", timeSpan([\.restartSec]))
     add("Service", "RestartSteps", unsigned(\.restartSteps))
+    add("Service", "FileDescriptorStoreMax", unsigned(\.fileDescriptorStoreMax))
     add("Service", "RestartMaxDelaySec", timeSpan([\.restartMaxDelay]))
     add("Service", "TimeoutStartSec", startTimeout([\.timeoutStart]))
     add("Service", "TimeoutStopSec", timeSpan([\.timeoutStop], zeroIsInfinity: true))
@@ -690,7 +691,7 @@ let ignoredUnitDirectives = [
 /// but does not implement.
 let ignoredServiceDirectives = [
     // systemd.service(5)
-    "BusName", "ExitType", "FileDescriptorStoreMax", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
+    "BusName", "ExitType", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
     "USBFunctionStrings", "OOMPolicy", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
     "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",

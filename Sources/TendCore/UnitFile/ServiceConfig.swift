@@ -289,6 +289,8 @@ public struct ServiceConfig: Sendable {
     public var timeoutAbort: TimeSpan?
     /// `RuntimeMaxSec=`
     public var runtimeMax: TimeSpan = .infinity
+    /// `FileDescriptorStoreMax=`: how many fds the service may keep in the manager (FDSTORE=1); 0 disables.
+    public var fileDescriptorStoreMax: Int = 0
     /// `WatchdogSec=`, zero means off.
     public var watchdog: TimeSpan = .zero
     public var remainAfterExit: Bool = false
