@@ -43,6 +43,8 @@ struct MachineDriver {
     private(set) var logs: [String] = []
     /// The deadline armed and not cancelled, as the runtime's timerfd would hold it.
     private(set) var timer: MonotonicInstant?
+    /// The watchdog deadline armed and not cancelled.
+    private(set) var watchdog: MonotonicInstant?
     /// Every `.armTimer` deadline, in order.
     private(set) var armed: [MonotonicInstant] = []
     private(set) var resolveRequests = 0
@@ -81,6 +83,10 @@ struct MachineDriver {
                 armed.append(at)
             case .cancelTimer:
                 timer = nil
+            case .armWatchdog(let at):
+                watchdog = at
+            case .cancelWatchdog:
+                watchdog = nil
             case .resolveMainPID:
                 resolveRequests += 1
             case .jobFinished(let type, let ok):
@@ -95,10 +101,20 @@ struct MachineDriver {
     /// firing may arm the next deadline).
     mutating func advance(_ span: TimeSpan) {
         let target = now + span
-        while let t = timer, t <= target {
-            now = max(now, t)
-            timer = nil
-            send(.timer)
+        while true {
+            let t = timer.flatMap { $0 <= target ? $0 : nil }
+            let w = watchdog.flatMap { $0 <= target ? $0 : nil }
+            if let t, w == nil || t <= w! {
+                now = max(now, t)
+                timer = nil
+                send(.timer)
+            } else if let w {
+                now = max(now, w)
+                watchdog = nil
+                send(.watchdogTimer)
+            } else {
+                break
+            }
         }
         now = target
     }
