@@ -1,0 +1,303 @@
+import CTend
+import Glibc
+import Testing
+import TendControl
+import TendCore
+
+/// A tiny sd_notify client written the way a non-Swift service would do it: Python's standard library only.
+let pythonNotify = """
+    import os, socket, sys
+    def notify(text, fds=None):
+        path = os.environ["NOTIFY_SOCKET"]
+        if path.startswith("@"):
+            path = "\\0" + path[1:]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.connect(path)
+        data = text.encode("latin-1") if isinstance(text, str) else text
+        if fds:
+            socket.send_fds(s, [data], fds)
+        else:
+            s.send(data)
+        s.close()
+
+    """
+
+/// sd_notify against a real manager: Type=notify, NotifyAccess=, the watchdog, MAINPID=, EXTEND_TIMEOUT_USEC=,
+/// the fd store, malformed input. Services are shell scripts and Python programs, not our own client.
+@Suite(.serialized)
+struct NotifyTests {
+    func python(_ h: DaemonHarness, _ name: String, _ body: String) -> String {
+        let path = h.root + "/" + name
+        h.writeFile(path, pythonNotify + body)
+        return path
+    }
+
+    @Test func shellServiceIsActivatingUntilTendNotifyReady() {
+        let h = DaemonHarness()
+        let gate = h.root + "/gate"
+        h.writeUnit("shell.service", """
+            [Service]
+            Type=notify
+            NotifyAccess=all
+            ExecStart=/bin/sh -c 'while [ ! -e \(gate) ]; do sleep 0.02; done; \(tendBinary) notify --ready --status="Serving 3 clients"; exec sleep 1000'
+            """)
+        h.start()
+        #expect(h.waitFor("shell", sub: "start"))
+        #expect(h.active("shell") == "activating")
+        h.writeFile(gate, "")
+        #expect(h.waitFor("shell", sub: "running"))
+        #expect(h.status("shell")?["statusText"]?.string == "Serving 3 clients")
+        #expect(h.tend("status", "shell").stdout.contains("Status: \"Serving 3 clients\""))
+    }
+
+    @Test func neverReadyFailsAfterTimeoutStartSec() {
+        let h = DaemonHarness()
+        h.writeUnit("mute.service", "[Service]\nType=notify\nTimeoutStartSec=1\nExecStart=/bin/sleep 1000\n")
+        h.start(extraArgs: ["--no-start"])
+        let r = h.tend("start", "mute")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("timeout"))
+        let s = h.status("mute")
+        #expect(s?["result"]?.string == "timeout")
+        #expect(s?["active"]?.string == "failed")
+    }
+
+    @Test func notifyAccessMainIgnoresReadyFromAChild() {
+        let h = DaemonHarness()
+        let script = python(h, "child.py", "notify('READY=1')\n")
+        h.writeUnit("strict.service", """
+            [Service]
+            Type=notify
+            NotifyAccess=main
+            TimeoutStartSec=30
+            ExecStart=/bin/sh -c 'python3 \(script); exec sleep 1000'
+            """)
+        h.start()
+        #expect(waitUntil { (h.status("strict")?["notify"]?["rejected"]?.int ?? 0) >= 1 })
+        #expect(h.sub("strict") == "start")
+        #expect(h.tend("stop", "strict").status == 0)
+    }
+
+    @Test func notifyAccessAllAcceptsAChildAndMainAcceptsTheMainProcess() {
+        let h = DaemonHarness()
+        let child = python(h, "child.py", "notify('READY=1')\n")
+        let main = python(h, "main.py", "import time\nnotify('READY=1\\nSTATUS=main speaking')\ntime.sleep(1000)\n")
+        h.writeUnit("open.service", "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/sh -c 'python3 \(child); exec sleep 1000'\n")
+        h.writeUnit("mainonly.service", "[Service]\nType=notify\nExecStart=/usr/bin/env python3 \(main)\n")
+        h.start()
+        #expect(h.waitFor("open", sub: "running"))
+        #expect(h.waitFor("mainonly", sub: "running"))
+        #expect(h.status("mainonly")?["statusText"]?.string == "main speaking")
+    }
+
+    @Test func watchdogMissIsKilledWithSIGABRTAndRestarted() {
+        let h = DaemonHarness()
+        let script = python(h, "dog.py", """
+            import time
+            notify("READY=1")
+            for i in range(3):
+                notify("WATCHDOG=1")
+                time.sleep(0.1)
+            time.sleep(1000)
+
+            """)
+        h.writeUnit("dog.service", """
+            [Service]
+            Type=notify
+            WatchdogSec=400ms
+            Restart=on-watchdog
+            RestartSec=100ms
+            ExecStart=/usr/bin/env python3 \(script)
+            """)
+        h.start()
+        #expect(waitUntil(10) { (h.status("dog")?["nRestarts"]?.int ?? 0) >= 1 })
+        let log = h.tend("logs", "dog", "-n", "50").stdout
+        #expect(log.contains("Watchdog timeout"))
+        #expect(log.contains("Main process exited, code=killed, signal=ABRT"))
+        #expect(h.tend("stop", "dog").status == 0)
+    }
+
+    @Test func watchdogEnvironmentIsSetForTheMainProcess() {
+        let h = DaemonHarness()
+        let out = h.root + "/env"
+        h.writeUnit("wenv.service", """
+            [Service]
+            WatchdogSec=5s
+            ExecStart=/bin/sh -c 'echo "$${WATCHDOG_USEC} $${WATCHDOG_PID} $$$$" > \(out); exec sleep 1000'
+            """)
+        h.start()
+        #expect(waitUntil { h.readFile(out).hasSuffix("\n") })
+        let parts = h.readFile(out).split(separator: " ").map { $0.trimmingCharacters(in: "\n") }
+        #expect(parts.count == 3)
+        #expect(parts.first == "5000000")
+        #expect(parts.count == 3 && parts[1] == parts[2], "WATCHDOG_PID must be the main process's own pid")
+    }
+
+    @Test func mainPIDMessageSwitchesTheTrackedPid() {
+        let h = DaemonHarness()
+        let pidFile = h.root + "/pid"
+        h.writeUnit("handover.service", """
+            [Service]
+            Type=notify
+            NotifyAccess=all
+            ExecStart=/bin/sh -c 'sleep 1000 & echo $! > \(pidFile); \(tendBinary) notify --ready --pid=$!; wait'
+            """)
+        h.start()
+        #expect(h.waitFor("handover", sub: "running"))
+        let sleeper = Int32(h.readFile(pidFile).trimmingCharacters(in: "\n")) ?? -1
+        #expect(waitUntil { h.mainPID("handover") == sleeper })
+        // The new main process dying ends the service.
+        _ = kill(sleeper, SIGKILL)
+        #expect(waitUntil { h.active("handover") != "active" })
+    }
+
+    @Test func extendTimeoutKeepsASlowStarterAlive() {
+        let h = DaemonHarness()
+        let script = python(h, "slow.py", """
+            import time
+            time.sleep(0.2)
+            notify("EXTEND_TIMEOUT_USEC=4000000")
+            time.sleep(1.6)
+            notify("READY=1")
+            time.sleep(1000)
+
+            """)
+        h.writeUnit("slow.service", "[Service]\nType=notify\nTimeoutStartSec=1\nExecStart=/usr/bin/env python3 \(script)\n")
+        h.start(extraArgs: ["--no-start"])
+        let r = h.tend("start", "slow")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(h.sub("slow") == "running")
+    }
+
+    @Test func malformedAndOversizedMessagesAreCountedAndHarmless() {
+        let h = DaemonHarness()
+        let script = python(h, "junk.py", """
+            import time
+            notify(b"\\x00\\x01\\x02garbage")
+            notify(b"READY=maybe")
+            notify(b"STATUS=" + b"x" * 5000)
+            notify(b"STATUS=caf\\xe9 latin-1\\nREADY=1")
+            time.sleep(1000)
+
+            """)
+        h.writeUnit("junk.service", "[Service]\nType=notify\nExecStart=/usr/bin/env python3 \(script)\n")
+        h.start()
+        #expect(h.waitFor("junk", sub: "running"))
+        let n = h.status("junk")?["notify"]
+        #expect(n?["malformed"]?.int == 3)
+        #expect(n?["accepted"]?.int == 1)
+        #expect(h.status("junk")?["statusText"]?.string == "caf\u{FFFD} latin-1")
+        #expect(h.tend("show", "junk", "-p", "NotifyMessagesMalformed").stdout == "NotifyMessagesMalformed=3\n")
+    }
+
+    @Test func notifyReloadSignalsAndWaitsForReloadingThenReady() {
+        let h = DaemonHarness()
+        let count = h.root + "/reloads"
+        let script = python(h, "reload.py", """
+            import signal, time
+            def hup(sig, frame):
+                notify("RELOADING=1\\nMONOTONIC_USEC=%d" % (time.monotonic_ns() // 1000))
+                with open("\(count)", "a") as f: f.write("r\\n")
+                notify("READY=1")
+            signal.signal(signal.SIGHUP, hup)
+            notify("READY=1")
+            while True: time.sleep(1000)
+
+            """)
+        h.writeUnit("rel.service", "[Service]\nType=notify-reload\nExecStart=/usr/bin/env python3 \(script)\n")
+        h.start()
+        #expect(h.waitFor("rel", sub: "running"))
+        let pid = h.mainPID("rel")
+        #expect(h.tend("reload", "rel").status == 0)
+        #expect(h.readFile(count) == "r\n")
+        #expect(h.mainPID("rel") == pid)
+        #expect(h.sub("rel") == "running")
+    }
+
+    @Test func fdStoreKeepsTheListeningSocketAcrossRestart() {
+        let h = DaemonHarness()
+        let portFile = h.root + "/port"
+        let server = python(h, "echo.py", """
+            import os, socket, time
+            fds = int(os.environ.get("LISTEN_FDS", "0")) if os.environ.get("LISTEN_PID") == str(os.getpid()) else 0
+            if fds:
+                srv = socket.socket(fileno=3)
+            else:
+                srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                srv.bind(("127.0.0.1", 0))
+                srv.listen(128)
+                notify("FDSTORE=1\\nFDNAME=listener", [srv.fileno()])
+                with open("\(portFile)", "w") as f: f.write(str(srv.getsockname()[1]))
+            notify("READY=1\\nSTATUS=%s" % ("inherited" if fds else "fresh"))
+            while True:
+                c, _ = srv.accept()
+                data = c.recv(100)
+                c.sendall(data)
+                c.close()
+
+            """)
+        h.writeUnit("echo.service", """
+            [Service]
+            Type=notify
+            FileDescriptorStoreMax=4
+            ExecStart=/usr/bin/env python3 \(server)
+            """)
+        h.start()
+        #expect(h.waitFor("echo", sub: "running"))
+        #expect(waitUntil { !h.readFile(portFile).isEmpty })
+        let port = h.readFile(portFile)
+        let clientScript = h.root + "/client.py"
+        h.writeFile(clientScript, """
+            import socket, sys, time
+            ok = refused = other = 0
+            end = time.monotonic() + float(sys.argv[2])
+            while time.monotonic() < end:
+                try:
+                    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+                    c.sendall(b"ping")
+                    ok += c.recv(10) == b"ping"
+                    c.close()
+                except ConnectionRefusedError:
+                    refused += 1
+                except OSError:
+                    other += 1
+                time.sleep(0.005)
+            print(ok, refused, other)
+
+            """)
+        let clientOut = h.root + "/client.out"
+        let client = h.spawnBackground(["/usr/bin/env", "python3", clientScript, port, "3"], stdout: clientOut)
+        let firstPID = h.mainPID("echo")
+        for _ in 0..<3 {
+            #expect(h.tend("restart", "echo").status == 0)
+            usleep(200_000)  // let the client talk to this instance before the next restart
+        }
+        var st: Int32 = 0
+        _ = waitpid(client, &st, 0)
+        let counts = h.readFile(clientOut).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: "\n")) }
+        #expect(counts.count == 3)
+        #expect(counts.first ?? 0 > 10, "the client must have talked to the service: \(counts)")
+        #expect(counts.count == 3 && counts[1] == 0, "ECONNREFUSED during restarts: \(counts)")
+        #expect(h.mainPID("echo") != firstPID)
+        #expect(h.status("echo")?["statusText"]?.string == "inherited")
+        #expect(h.status("echo")?["fdStore"]?.int == 1)
+        // A stop for good empties the store: the port is closed.
+        #expect(h.tend("stop", "echo").status == 0)
+        #expect(h.status("echo")?["fdStore"] == nil)
+    }
+
+    @Test func tendNotifyWithoutASocketFails() {
+        let r = runCommand([tendBinary, "notify", "--ready"], environment: ["NOTIFY_SOCKET": ""])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("NOTIFY_SOCKET"))
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in chars: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
