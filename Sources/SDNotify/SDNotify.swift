@@ -28,6 +28,10 @@ public enum SDNotify {
     public struct ListenFD: Equatable, Sendable {
         public var fd: Int32
         public var name: String
+        public init(fd: Int32, name: String) {
+            self.fd = fd
+            self.name = name
+        }
     }
 
     /// The value of `NOTIFY_SOCKET`, or nil when not running under a manager that listens.
