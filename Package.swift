@@ -29,6 +29,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // An example service using SDNotify (readiness, watchdog, fd store); the integration tests run it.
+        .executableTarget(name: "notify-echo", dependencies: ["SDNotify"]),
         .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendControl", "SDNotify"]),
         .testTarget(name: "TendIntegrationTests", dependencies: ["TendCore", "TendControl", "CTend"]),
     ]

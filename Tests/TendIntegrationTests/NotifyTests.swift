@@ -301,3 +301,51 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+/// The Swift example service (SDNotify) under a real manager: readiness, status, watchdog pings and the fd store.
+@Suite(.serialized)
+struct SwiftClientTests {
+    @Test func notifyEchoKeepsItsSocketAndPingsTheWatchdog() throws {
+        let h = DaemonHarness()
+        let binary = String(tendBinary.dropLast("tend".count)) + "notify-echo"
+        h.writeUnit("swecho.service", """
+            [Service]
+            Type=notify
+            WatchdogSec=300ms
+            FileDescriptorStoreMax=1
+            ExecStart=\(binary) 0
+            """)
+        h.start()
+        #expect(h.waitFor("swecho", sub: "running"))
+        let status = h.status("swecho")?["statusText"]?.string ?? ""
+        #expect(status.hasPrefix("Echoing on 127.0.0.1:"))
+        let port = UInt16(status.split(separator: ":").last ?? "") ?? 0
+        #expect(port > 0)
+        // Pings keep it alive well past the watchdog interval.
+        let first = h.mainPID("swecho")
+        usleep(1_000_000)
+        #expect(h.mainPID("swecho") == first)
+        #expect(h.status("swecho")?["nRestarts"]?.int == 0)
+        #expect(h.tend("restart", "swecho").status == 0)
+        #expect(h.mainPID("swecho") != first)
+        #expect(h.tend("logs", "swecho", "-o", "cat", "-n", "20").stdout.contains("listening on 127.0.0.1:\(port) (socket kept by the manager)\n"))
+        #expect(echo(port: port, "hello") == "hello")
+    }
+
+    func echo(port: UInt16, _ text: String) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { return nil }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        var buf = [UInt8](repeating: 0, count: 100)
+        let n = read(fd, &buf, 100)
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+}
