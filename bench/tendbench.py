@@ -392,7 +392,11 @@ class Bench:
                 while time.monotonic_ns() < mono0 + min_age:
                     time.sleep(min(0.05, max(0.0, (mono0 + min_age - time.monotonic_ns()) / 1e9)))
                 t_kill = time.monotonic_ns()
-                os.kill(pid, signal.SIGKILL)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:  # already gone (replaced without our kill?)
+                    m.poll()
+                    continue
                 deadline = time.monotonic() + 10
                 new = None
                 while time.monotonic() < deadline:
@@ -420,23 +424,29 @@ class Bench:
                           "counted": "manager pid + descendants with comm 'tend'"}, "by_n": {}}
         for n in sizes:
             d = Daemon(self, f"footprint{n}", sleep_units(n))
-            with d:
-                if not d.wait_running(n, 120):
-                    out["by_n"][str(n)] = {"error": "not all services running within 120 s",
-                                           "running": d.units_running()}
-                    continue
-                time.sleep(2.0)
-                rss = pss = 0
-                pids = d.mem_pids()
-                for p in pids:
-                    r, s = mem_kib(p)
-                    rss += r
-                    pss += s or 0
-                out["by_n"][str(n)] = {"rss_kib": rss, "pss_kib": pss, "procs": len(pids),
-                                       "threads": threads(d.proc.pid),
-                                       "running": d.units_running()}
+            try:
+                self._footprint_n(d, n, out)
+            except RuntimeError as e:
+                out["by_n"][str(n)] = {"error": str(e)}
             out["by_n"][str(n)]["stop"] = d.stop_info
         return out
+
+    def _footprint_n(self, d, n, out):
+        with d:
+            if not d.wait_running(n, 120):
+                out["by_n"][str(n)] = {"error": "not all services running within 120 s",
+                                       "running": d.units_running()}
+                return
+            time.sleep(2.0)
+            rss = pss = 0
+            pids = d.mem_pids()
+            for p in pids:
+                r, s = mem_kib(p)
+                rss += r
+                pss += s or 0
+            out["by_n"][str(n)] = {"rss_kib": rss, "pss_kib": pss, "procs": len(pids),
+                                   "threads": threads(d.proc.pid),
+                                   "running": d.units_running()}
 
     # ---------------------------------------------------------------- bringup
     def bringup(self):
@@ -472,6 +482,10 @@ class Bench:
             out["runs"].append(rec)
         alls = [x["all_ms"] for x in out["runs"] if x.get("all_ms") is not None]
         out["all_ms_median"] = round(statistics.median(alls), 2) if alls else None
+        if not alls:
+            x = out["runs"][-1]
+            out["error"] = (f"no run brought all {n} services up within 120 s "
+                            f"(last run: {x.get('started')} started, daemon rc {x.get('daemon_exited')})")
         return out
 
     # ---------------------------------------------------------------- idle
@@ -509,31 +523,37 @@ class Bench:
                           "floor": "/bin/true spawned the same way"}, "by_n": {}}
         for n in sizes:
             d = Daemon(self, f"status{n}", sleep_units(n, "c"))
-            with d:
-                if not d.wait_running(n, 120):
-                    out["by_n"][str(n)] = {"error": "not all services running within 120 s"}
-                    continue
-                cmds = {"status": ["status", "--state-dir", str(d.state)], "list": ["list", "--all"]}
-                res = {}
-                for key, args in cmds.items():
-                    d.ctl(args)  # warm-up
-                    ts, rcs, lines = [], set(), 0
-                    for _ in range(reps):
-                        ms, r = d.ctl(args)
-                        ts.append(ms)
-                        rcs.add(r.returncode)
-                        lines = len(r.stdout.splitlines())
-                    res[key] = {"ms": summary(ts), "rc": sorted(rcs), "stdout_lines": lines}
-                floor = []
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    subprocess.run(["/bin/true"], capture_output=True, text=True, timeout=15,
-                                   env=self.env(d.state))
-                    floor.append((time.perf_counter() - t0) * 1000)
-                res["true_floor"] = {"ms": summary(floor)}
-                out["by_n"][str(n)] = res
+            try:
+                self._status_n(d, n, reps, out)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                out["by_n"][str(n)] = {"error": f"{type(e).__name__}: {e}"}
             out["by_n"][str(n)]["stop"] = d.stop_info
         return out
+
+    def _status_n(self, d, n, reps, out):
+        with d:
+            if not d.wait_running(n, 120):
+                out["by_n"][str(n)] = {"error": "not all services running within 120 s"}
+                return
+            cmds = {"status": ["status", "--state-dir", str(d.state)], "list": ["list", "--all"]}
+            res = {}
+            for key, args in cmds.items():
+                d.ctl(args)  # warm-up
+                ts, rcs, lines = [], set(), 0
+                for _ in range(reps):
+                    ms, r = d.ctl(args)
+                    ts.append(ms)
+                    rcs.add(r.returncode)
+                    lines = len(r.stdout.splitlines())
+                res[key] = {"ms": summary(ts), "rc": sorted(rcs), "stdout_lines": lines}
+            floor = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                subprocess.run(["/bin/true"], capture_output=True, text=True, timeout=15,
+                               env=self.env(d.state))
+                floor.append((time.perf_counter() - t0) * 1000)
+            res["true_floor"] = {"ms": summary(floor)}
+            out["by_n"][str(n)] = res
 
     # ---------------------------------------------------------------- run
     def run(self, names):
@@ -749,7 +769,8 @@ def main(argv=None):
         kill_leftovers()
     print_table(b.results, b.out)
     if opts.selftest:
-        bad = [n for n, r in b.results.items() if r.get("error") or r.get("leftover_procs_after_cleanup")]
+        bad = [n for n, r in b.results.items() if r.get("error") or r.get("leftover_procs_after_cleanup")
+               or any("error" in x for x in r.get("by_n", {}).values())]
         print("SELFTEST " + ("FAILED: " + ", ".join(bad) if bad else "passed (plumbing only; numbers are the fake's)"))
         return 1 if bad else 0
     return 0
