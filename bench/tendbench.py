@@ -273,12 +273,21 @@ class Daemon:
         return (time.perf_counter() - t0) * 1000, r
 
     def units_running(self):
+        """Units whose sub-state is `running`, from `tend list --all --output json`
+        (falls back to counting text lines with the word `running`); -1 if no answer."""
         try:
             _, r = self.ctl(["list", "--all", "--output", "json"])
-            rows = json.loads(r.stdout)
-        except (subprocess.TimeoutExpired, ValueError):
+        except subprocess.TimeoutExpired:
             return -1
-        return sum(1 for x in rows if x.get("sub") == "running")
+        try:
+            rows = json.loads(r.stdout)
+        except ValueError:
+            if r.returncode != 0:
+                return -1
+            return sum(1 for ln in r.stdout.splitlines() if " running" in ln)
+        if isinstance(rows, dict):  # tolerate {"units": [...]}
+            rows = next((v for v in rows.values() if isinstance(v, list)), [])
+        return sum(1 for x in rows if isinstance(x, dict) and x.get("sub") == "running")
 
     def wait_running(self, n, timeout=120):
         deadline = time.monotonic() + timeout
@@ -716,6 +725,22 @@ def compare_report(ours_path, anchors_path):
     print()
     for r in [hdr] + rows:
         print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
+    print("\nanchors at a glance (p50):")
+    for (wl, a), r in sorted(anc.items()):
+        if wl == "restart":
+            print(f"  restart   {a:<12} {fmt(g(r, 'latency_ms', 'p50'), 2)} ms")
+        elif wl == "control":
+            print(f"  status    {a:<12} {fmt(g(r, 'latency_ms', 'p50'), 2)} ms")
+        elif wl == "bringup":
+            print(f"  bring-up  {a:<12} " + "  ".join(f"N={k}: {fmt(v.get('all_ms_median'))} ms"
+                                                   for k, v in (r.get("by_n") or {}).items()))
+        elif wl == "footprint":
+            print(f"  PSS       {a:<12} " + "  ".join(f"N={k}: {fmt(v['pss_kib'] / 1024, 2)} MiB"
+                                                   for k, v in (r.get("by_n") or {}).items()
+                                                   if isinstance(v, dict) and "pss_kib" in v))
+        elif wl == "idle":
+            print(f"  idle      {a:<12} {fmt(g(r, 'per_s', 'vcsw'), 2)} vcsw/s  "
+                  f"{fmt(g(r, 'per_s', 'cpu_ms'), 3)} CPU ms/s")
     others = sorted({a for (_, a) in anc})
     print(f"\nanchors in {anchors_path}: {', '.join(others) or 'none'}")
     if wi is not None and wi != g(ti, "params", "window_s"):
