@@ -332,8 +332,9 @@ class Daemon:
 
 # ------------------------------------------------------------------ units
 def unit(desc, execstart, extra=()):
-    return "\n".join(["[Unit]", f"Description={desc}", "", "[Service]", f"ExecStart={execstart}",
-                      "Restart=always", "RestartSec=0", "StartLimitIntervalSec=0", *extra, ""])
+    # StartLimitIntervalSec= belongs in [Unit] (systemd.unit(5)); 0 = no start rate limit.
+    return "\n".join(["[Unit]", f"Description={desc}", "StartLimitIntervalSec=0", "", "[Service]",
+                      f"ExecStart={execstart}", "Restart=always", "RestartSec=0", *extra, ""])
 
 
 def marker_units(marker, marks, names, quiet=True):
