@@ -37,7 +37,6 @@ OUT = BENCH / "out"
 MS = 1e6
 WORKLOADS = ["restart", "footprint", "bringup", "idle", "status"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ------------------------------------------------------------------ processes
