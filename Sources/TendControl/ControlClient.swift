@@ -27,7 +27,7 @@ public final class ControlClient {
 
     /// Sends a request and returns the reply; a reply with `"ok": false` becomes a thrown `Failure`.
     public func request(_ json: JSON) throws -> JSON {
-        try Posix.write(fd, Array((json.serialized() + "\n").utf8))
+        try Posix.write(fd, json.bytes() + [10])
         guard let line = try readLine() else {
             throw Failure(description: "The manager closed the connection without a reply.", exitCode: 1)
         }

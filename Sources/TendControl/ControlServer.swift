@@ -54,7 +54,7 @@ public final class ControlServer {
             if ctend_peer_cred(c, &pid, &uid, &gid) != 0 || (uid != 0 && uid != getuid()) {
                 rejected += 1
                 let reply = JSON.object([("ok", .bool(false)), ("error", .string("Access denied.")), ("exit", .int(4))])
-                _ = try? Posix.write(c, Array((reply.serialized() + "\n").utf8))
+                _ = try? Posix.write(c, reply.bytes() + [10])
                 Posix.close(c)
                 continue
             }
@@ -90,21 +90,23 @@ public final class ControlServer {
             runJobs(cmd, units, wait: !(request["noBlock"]?.bool ?? false), conn)
         case "status", "list":
             let lines = Int(request["lines"]?.int ?? (cmd == "status" ? 10 : 0))
+            let brief = cmd == "list"
+            let clock = Clock()
             var out: [JSON] = []
             var missing: [String] = []
             if units.isEmpty {
-                for u in manager.units.values.sorted(by: { $0.name < $1.name }) {
+                for u in manager.sortedUnits {
                     if cmd == "list" && !(request["all"]?.bool ?? false)
                         && (u.activeState == .inactive && u.loadState == .loaded)
                     {
                         continue
                     }
-                    out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines))
+                    out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines, brief: brief, clock: clock))
                 }
             } else {
                 for name in units {
                     if let u = manager.unit(named: name) {
-                        out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines))
+                        out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines, brief: brief, clock: clock))
                     } else {
                         missing.append(UnitName(parsing: name)?.description ?? name)
                     }
@@ -225,7 +227,7 @@ public final class ControlServer {
             }
             selected.append(u)
         }
-        if selected.isEmpty { selected = manager.units.values.sorted { $0.name < $1.name } }
+        if selected.isEmpty { selected = manager.sortedUnits }
         // Several units merge in time order: records begin with a fixed-width UTC timestamp. Each line sent
         // is "UNIT RECORD", so a merged view can say where a record came from.
         var records: [(unit: String, record: String)] = []
@@ -316,7 +318,7 @@ private final class Connection {
 
     func reply(_ json: JSON, keepOpen: Bool = false) {
         self.keepOpen = keepOpen
-        send(Array((json.serialized() + "\n").utf8))
+        send(json.bytes() + [10])
         if !keepOpen && output.count == outputOffset { close() }
     }
 

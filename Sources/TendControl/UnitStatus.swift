@@ -4,24 +4,31 @@ import TendCore
 /// A unit's state as the control protocol carries it (and `--output json` prints it). Field names are
 /// stable; times are microseconds since the epoch (UTC); a pid of 0 means none.
 public enum UnitStatusJSON {
-    public static func make(_ unit: Unit, manager: Manager, logLines: Int) -> JSON {
+    /// `brief`: only what `tend list` shows (unit, load, active, sub, description, mainPID), which is cheap.
+    public static func make(_ unit: Unit, manager: Manager, logLines: Int, brief: Bool = false,
+                            clock: Clock = Clock()) -> JSON {
+        let name = unit.name.description
         var o: [(String, JSON)] = [
-            ("unit", .string(unit.name.description)),
+            ("unit", .string(name)),
             ("load", .string(unit.loadState.rawValue)),
             ("active", .string(unit.activeState.rawValue)),
             ("sub", .string(unit.subState)),
         ]
         let config = unit.config
-        o.append(("description", .string(config?.description ?? unit.name.description)))
+        o.append(("description", .string(config?.description ?? name)))
+        if brief {
+            o.append(("mainPID", .int(Int64(unit.machine?.mainPID ?? 0))))
+            return .object(o)
+        }
         o.append(("fragmentPath", .string(config?.fragmentPath ?? "")))
         o.append(("dropIns", .array((config?.dropInPaths ?? []).map { .string($0) })))
         o.append(("enabled", .string(manager.enablement(unit))))
         if let m = unit.machine {
             o.append(("result", .string(m.result.rawValue)))
-            o.append(("since", .int(Int64(manager.realtime(of: m.stateSince)))))
-            if let t = m.activeEnterTimestamp { o.append(("activeEnterTimestamp", .int(Int64(manager.realtime(of: t))))) }
+            o.append(("since", .int(Int64(clock.realtime(m.stateSince)))))
+            if let t = m.activeEnterTimestamp { o.append(("activeEnterTimestamp", .int(Int64(clock.realtime(t))))) }
             if let t = m.inactiveEnterTimestamp {
-                o.append(("inactiveEnterTimestamp", .int(Int64(manager.realtime(of: t)))))
+                o.append(("inactiveEnterTimestamp", .int(Int64(clock.realtime(t)))))
             }
             o.append(("mainPID", .int(Int64(m.mainPID ?? 0))))
             if let p = m.mainPID { o.append(("mainComm", .string(ProcessTable.comm(p) ?? ""))) }
@@ -68,7 +75,7 @@ public enum UnitStatusJSON {
     }
 
     /// `tend show`: systemctl's property names and values.
-    public static func properties(_ unit: Unit, manager: Manager) -> [(String, String)] {
+    public static func properties(_ unit: Unit, manager: Manager, clock: Clock = Clock()) -> [(String, String)] {
         var p: [(String, String)] = [
             ("Id", unit.name.description),
             ("LoadState", unit.loadState.rawValue),
@@ -96,9 +103,9 @@ public enum UnitStatusJSON {
             ("ExecMainPID", String(m.lastMainPID ?? 0)),
             ("ExecMainCode", m.lastMainExit.map { String($0.codeNumber) } ?? "0"),
             ("ExecMainStatus", String(m.lastMainExit?.value ?? 0)),
-            ("StateChangeTimestamp", TimeFormat.timestamp(manager.realtime(of: m.stateSince))),
-            ("ActiveEnterTimestamp", m.activeEnterTimestamp.map { TimeFormat.timestamp(manager.realtime(of: $0)) } ?? ""),
-            ("InactiveEnterTimestamp", m.inactiveEnterTimestamp.map { TimeFormat.timestamp(manager.realtime(of: $0)) } ?? ""),
+            ("StateChangeTimestamp", TimeFormat.timestamp(clock.realtime(m.stateSince))),
+            ("ActiveEnterTimestamp", m.activeEnterTimestamp.map { TimeFormat.timestamp(clock.realtime($0)) } ?? ""),
+            ("InactiveEnterTimestamp", m.inactiveEnterTimestamp.map { TimeFormat.timestamp(clock.realtime($0)) } ?? ""),
             ("StartLimitIntervalUSec", c.startLimitInterval.description),
             ("StartLimitBurst", String(c.startLimitBurst)),
             ("User", c.user ?? ""),
@@ -130,6 +137,14 @@ extension ExitCause {
         case .dumped: return 3
         }
     }
+}
+
+/// Monotonic → realtime conversion with one reading of both clocks per request.
+public struct Clock {
+    let monotonic = Posix.monotonicNow
+    let realtime = Posix.realtimeMicroseconds
+    public init() {}
+    public func realtime(_ t: MonotonicInstant) -> UInt64 { realtime &- monotonic.usec(since: t) }
 }
 
 /// Times as systemctl prints them.

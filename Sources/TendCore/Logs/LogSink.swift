@@ -9,6 +9,12 @@ public enum LogStream: String, Sendable {
     case manager = "tend"
 }
 
+/// A buffer shared by the sinks of one manager (one thread).
+public final class ScratchBuffer {
+    public var bytes: [UInt8]
+    public init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
+}
+
 /// Formats the fixed-width UTC timestamp of a record, `2026-11-22T02:50:01.123456Z`, caching the
 /// date-and-time part per second.
 struct TimestampFormatter {
@@ -70,7 +76,8 @@ public final class LogSink {
     /// Longest line kept whole; longer ones are split.
     public static let lineMax = 48 * 1024
 
-    public init(unit: String, directory: String, loop: EventLoop) {
+    public init(unit: String, directory: String, loop: EventLoop, scratch: ScratchBuffer) {
+        self.scratch = scratch
         self.unit = unit
         self.path = directory + "/" + unit + "/current"
         self.loop = loop
@@ -105,7 +112,8 @@ public final class LogSink {
         fd = -1
     }
 
-    private var readBuffer = [UInt8](repeating: 0, count: 65536)
+    /// One read buffer serves every sink: the loop drains one pipe at a time.
+    private let scratch: ScratchBuffer
 
     private func drain(_ pipe: Int32, _ stream: LogStream) {
         var out: [UInt8] = []
@@ -113,13 +121,14 @@ public final class LogSink {
         var budget = 16  // reads per wakeup, so one chatty service can't starve the loop
         while budget > 0 {
             budget -= 1
-            let got: Int? = readBuffer.withUnsafeMutableBytes { buf -> Int? in
+            let got: Int? = scratch.bytes.withUnsafeMutableBytes { buf -> Int? in
                 do { return try Posix.read(pipe, into: buf) } catch { return 0 }
             }
             guard let n = got, n > 0 else { break }
             let now = Posix.realtimeMicroseconds
             var start = 0
             var buffered = partial[stream] ?? []
+            let readBuffer = scratch.bytes
             for i in 0..<n where readBuffer[i] == 10 {
                 if buffered.isEmpty {
                     appendRecord(&out, now, stream, currentPID, readBuffer[start..<i])

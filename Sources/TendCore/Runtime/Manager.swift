@@ -40,6 +40,8 @@ public final class Unit {
     var waiters: [(JobType, (Bool) -> Void)] = []
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
     public internal(set) var lastSetupError: String?
+    /// enabled/disabled/static, computed once per unit-file load.
+    var enablementCache: String?
 
     // sd_notify
     var notifyFD: Int32 = -1
@@ -95,6 +97,8 @@ public final class Manager {
     public let options: ManagerOptions
     public let loop: EventLoop
     public private(set) var units: [String: Unit] = [:]
+    /// Every unit, by name (sorting the names, not building them for each comparison).
+    public var sortedUnits: [Unit] { units.sorted { $0.key < $1.key }.map(\.value) }
     private var loader: UnitLoader
     /// Which unit a live pid belongs to, and as what.
     private var pidOwner: [Int32: (unit: Unit, role: ProcessRole)] = [:]
@@ -111,6 +115,8 @@ public final class Manager {
         let line = "tend[\(getpid())]: \(level == .info || level == .debug ? "" : level.rawValue + ": ")\(message)\n"
         _ = try? Posix.write(2, Array(line.utf8))
     }
+    /// The read buffer every log sink shares.
+    private let logScratch = ScratchBuffer(size: 65536)
     /// A process snapshot shared by every check within one loop iteration, and the pids seen to end since.
     private var snapshot: [ProcessInfo]?
     private var goneSinceSnapshot: Set<Int32> = []
@@ -146,7 +152,7 @@ public final class Manager {
         try? Posix.mkdirs(options.logDir, mode: 0o755)
         loadAll()
         if options.startAll {
-            for unit in units.values.sorted(by: { $0.name < $1.name }) where unit.name.suffix == "service" {
+            for unit in sortedUnits where unit.name.suffix == "service" {
                 guard unit.loadState == .loaded else {
                     for d in unit.diagnostics where d.severity == .error { logHandler(.error, d.description) }
                     continue
@@ -213,6 +219,7 @@ public final class Manager {
             let result = loader.load(name)
             if let existing = units[name.description] {
                 existing.diagnostics = result.diagnostics
+                existing.enablementCache = nil
                 if let config = result.config, !result.hasErrors {
                     existing.loadState = .loaded
                     if var m = existing.machine {
@@ -413,7 +420,7 @@ public final class Manager {
             case .inherit: stdio[index] = index == 1 ? stdio[0] : stdio[1]
             case .null: stdio[index] = -1
             case .journal:
-                if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+                if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
                 do {
                     try unit.log!.openPipes()
                     stdio[index] = index == 1 ? unit.log!.stdoutWrite : unit.log!.stderrWrite
@@ -435,7 +442,7 @@ public final class Manager {
         }
         target(config.standardOutput, 1)
         target(config.standardError, 2)
-        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
         if let failure {
             unit.lastSetupError = failure
             logHandler(.error, "\(unit.name): \(failure)")
@@ -839,7 +846,7 @@ public final class Manager {
 
     /// Follow a unit's log: `handler` gets every record as it is written. Returns a cancel function.
     public func follow(_ unit: Unit, _ handler: @escaping (ArraySlice<UInt8>) -> Void) -> () -> Void {
-        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop) }
+        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
         let id = nextFollowerID
         nextFollowerID += 1
         followers[ObjectIdentifier(unit), default: [:]][id] = handler
@@ -853,6 +860,13 @@ public final class Manager {
 
     /// Whether a unit is enabled: a link to it in some `*.wants/` or `*.requires/` directory of the unit paths.
     public func enablement(_ unit: Unit) -> String {
+        if let cached = unit.enablementCache { return cached }
+        let state = computeEnablement(unit)
+        unit.enablementCache = state
+        return state
+    }
+
+    private func computeEnablement(_ unit: Unit) -> String {
         guard let config = unit.config else { return "static" }
         if config.wantedBy.isEmpty && config.requiredBy.isEmpty && config.alias.isEmpty { return "static" }
         for dir in options.unitPaths {
