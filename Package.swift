@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tend", targets: ["tend"]),
+        .executable(name: "tendd", targets: ["tendd"]),
         // The service side of sd_notify, for Swift programs run by tend or systemd. Depends on nothing.
         .library(name: "SDNotify", targets: ["SDNotify"]),
     ],
@@ -21,6 +22,8 @@ let package = Package(
         // The control protocol: request/response types and their wire codec.
         .target(name: "TendControl", dependencies: ["TendCore", "CTend"]),
         .target(name: "SDNotify"),
+        // The manager, exec'd by `tend daemon`: no ArgumentParser, no Foundation, a small footprint.
+        .executableTarget(name: "tendd", dependencies: ["TendCore", "TendControl", "CTend"]),
         // The command: argument parsing and output formatting only.
         .executableTarget(
             name: "tend",

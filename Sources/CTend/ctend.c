@@ -199,6 +199,37 @@ int ctend_reap_pid(pid_t pid, int *code, int *status) { return reap(P_PID, (id_t
 
 int ctend_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0; }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+int ctend_trim_text(void) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = 0;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f) return 0;
+    char line[8192];
+    int advised = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[8];
+        int path_off = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_off) < 3 || path_off == 0) continue;
+        char *path = line + path_off;
+        path[strcspn(path, "\n")] = 0;
+        // Only clean, read-only mappings of our own binary: code and constants, never data.
+        if (strcmp(path, exe) != 0 || perms[1] == 'w') continue;
+        (void)madvise((void *)lo, hi - lo, MADV_RANDOM);
+        (void)madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+        advised++;
+    }
+    fclose(f);
+    return advised;
+}
+
+void ctend_set_name(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }
+
 pid_t ctend_parent_pid(pid_t pid) {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);

@@ -8,7 +8,8 @@ import TendCore
 struct Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "daemon" { DaemonCommand.run(Array(args.dropFirst())) }
+        if args.first == "daemon" { DaemonExec.run(Array(args.dropFirst())) }
+        if let code = FastPath.run(args) { exit(code) }
         Tend.main()
     }
 }
@@ -41,12 +42,15 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    func request(_ json: JSON) throws -> JSON {
-        do {
-            return try client().request(json)
-        } catch let f as ControlClient.Failure {
-            throw CLIError(f.description, exitCode: f.exitCode)
-        }
+    func request(_ json: JSON) throws -> JSON { try tend.request(stateDir, json) }
+}
+
+/// One request to the manager; connection and request failures become a CLIError with the right exit status.
+func request(_ stateDir: String?, _ json: JSON) throws -> JSON {
+    do {
+        return try ControlClient(stateDir: stateDir ?? Defaults.stateDir).request(json)
+    } catch let f as ControlClient.Failure {
+        throw CLIError(f.description, exitCode: f.exitCode)
     }
 }
 
@@ -91,7 +95,7 @@ struct DaemonHelp: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon", abstract: "Run the service manager in the foreground (see 'tend daemon --help').")
     @Argument(parsing: .allUnrecognized) var rest: [String] = []
-    func run() throws { DaemonCommand.run(rest) }
+    func run() throws { DaemonExec.run(rest) }
 }
 
 // MARK: - Jobs
@@ -164,27 +168,29 @@ struct Status: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        var exitCode: Int32 = 0
         try guarded {
-            let reply = try client.request(.object([
-                ("cmd", .string("status")), ("units", .array(units.map { .string($0) })), ("lines", .int(Int64(lines))),
-            ]))
-            let list = reply["units"]?.array ?? []
-            let missing = reply["missing"]?.stringArray ?? []
-            if client.output == .json {
-                out(JSON.array(list).serialized(pretty: true) + "\n")
-            } else {
-                let now = Posix.realtimeMicroseconds
-                out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
-            }
-            for m in missing { printError("Unit \(m) could not be found.") }
-            if !missing.isEmpty {
-                exitCode = 4
-            } else if list.contains(where: { $0["active"]?.string != "active" && $0["active"]?.string != "reloading" }) {
-                exitCode = 3
-            }
+            let code = try Status.execute(units: units, lines: lines, output: client.output, stateDir: client.stateDir)
+            if code != 0 { throw ExitCode(code) }
         }
-        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// The work of `tend status`, shared by the ArgumentParser command and the fast path. Returns the exit status.
+    static func execute(units: [String], lines: Int, output: OutputFormat, stateDir: String?) throws -> Int32 {
+        let reply = try request(stateDir, .object([
+            ("cmd", .string("status")), ("units", .array(units.map { .string($0) })), ("lines", .int(Int64(lines))),
+        ]))
+        let list = reply["units"]?.array ?? []
+        let missing = reply["missing"]?.stringArray ?? []
+        if output == .json {
+            out(JSON.array(list).serialized(pretty: true) + "\n")
+        } else {
+            let now = Posix.realtimeMicroseconds
+            out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
+        }
+        for m in missing { printError("Unit \(m) could not be found.") }
+        if !missing.isEmpty { return 4 }
+        if list.contains(where: { $0["active"]?.string != "active" && $0["active"]?.string != "reloading" }) { return 3 }
+        return 0
     }
 }
 
@@ -194,22 +200,25 @@ struct List: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        try guarded {
-            let reply = try client.request(.object([("cmd", .string("list")), ("all", .bool(all))]))
-            let list = reply["units"]?.array ?? []
-            if client.output == .json {
-                let rows: [JSON] = list.map { u in
-                    .object([
-                        ("unit", u["unit"] ?? .null), ("load", u["load"] ?? .null), ("active", u["active"] ?? .null),
-                        ("sub", u["sub"] ?? .null), ("description", u["description"] ?? .null),
-                        ("mainPID", u["mainPID"] ?? .int(0)),
-                    ])
-                }
-                out(JSON.array(rows).serialized(pretty: true) + "\n")
-                return
+        try guarded { try List.execute(all: all, output: client.output, stateDir: client.stateDir) }
+    }
+
+    /// The work of `tend list`, shared by the ArgumentParser command and the fast path.
+    static func execute(all: Bool, output: OutputFormat, stateDir: String?) throws {
+        let reply = try request(stateDir, .object([("cmd", .string("list")), ("all", .bool(all))]))
+        let list = reply["units"]?.array ?? []
+        if output == .json {
+            let rows: [JSON] = list.map { u in
+                .object([
+                    ("unit", u["unit"] ?? .null), ("load", u["load"] ?? .null), ("active", u["active"] ?? .null),
+                    ("sub", u["sub"] ?? .null), ("description", u["description"] ?? .null),
+                    ("mainPID", u["mainPID"] ?? .int(0)),
+                ])
             }
-            out(StatusText.table(list))
+            out(JSON.array(rows).serialized(pretty: true) + "\n")
+            return
         }
+        out(StatusText.table(list))
     }
 }
 

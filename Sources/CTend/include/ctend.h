@@ -94,6 +94,12 @@ int ctend_reap_any(pid_t *pid, int *code, int *status);
 int ctend_reap_pid(pid_t pid, int *code, int *status);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1).
 int ctend_set_child_subreaper(void);
+/// Marks the executable's own file-backed mappings MADV_RANDOM (no fault-around: a page is mapped when it
+/// is used, not its 15 neighbours) and releases the pages mapped so far (MADV_PAGEOUT); what is used later
+/// comes back on demand from the page cache. Returns the number of mappings advised.
+int ctend_trim_text(void);
+/// prctl(PR_SET_NAME): the process's comm (15 bytes at most).
+void ctend_set_name(const char *name);
 /// The parent pid of a process, from /proc/PID/stat; -1 if unknown.
 pid_t ctend_parent_pid(pid_t pid);
 
