@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // The few things Swift can't do safely: fork/exec with child-side setup, epoll, signalfd,
@@ -23,7 +24,9 @@ let package = Package(
         .target(name: "TendControl", dependencies: ["TendCore", "CTend"]),
         .target(name: "SDNotify"),
         // The manager, exec'd by `tend daemon`: no ArgumentParser, no Foundation, a small footprint.
-        .executableTarget(name: "tendd", dependencies: ["TendCore", "TendControl", "CTend"]),
+        .executableTarget(
+            name: "tendd",
+            dependencies: ["TendCore", "TendControl", "CTend", .product(name: "Logging", package: "swift-log")]),
         // The command: argument parsing and output formatting only.
         .executableTarget(
             name: "tend",

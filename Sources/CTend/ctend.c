@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -322,6 +324,32 @@ int ctend_timerfd_set(int fd, uint64_t ns) {
     // An absolute time of exactly 0 would disarm; a deadline in the past must still fire.
     if (ns != 0 && its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
     return timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? errno : 0;
+}
+
+int ctend_eventfd(void) {
+    int fd = eventfd(0, EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int ctend_set_pipe_size(int fd, int size) {
+    int r = fcntl(fd, F_SETPIPE_SZ, size);
+    return r < 0 ? -errno : r;
+}
+
+int ctend_inotify_add(int fd, const char *path) {
+    int wd = inotify_add_watch(fd, path, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE);
+    return wd < 0 ? -errno : wd;
+}
+
+int ctend_inotify_dir(const char *path, int nonblock) {
+    int fd = inotify_init1(IN_CLOEXEC | (nonblock ? IN_NONBLOCK : 0));
+    if (fd < 0) return -errno;
+    int wd = ctend_inotify_add(fd, path);
+    if (wd < 0) {
+        close(fd);
+        return wd;
+    }
+    return fd;
 }
 
 uint64_t ctend_monotonic_ns(void) {

@@ -159,10 +159,12 @@ public final class ControlServer {
         case "daemon-reload":
             manager.reloadUnits()
             conn.reply(.object([("ok", .bool(true))]))
-        case "logs":
-            logs(request, units, conn)
         case "ping":
-            conn.reply(.object([("ok", .bool(true)), ("pid", .int(Int64(getpid())))]))
+            // Clients read logs from the files themselves; they learn where from here.
+            conn.reply(.object([
+                ("ok", .bool(true)), ("pid", .int(Int64(getpid()))), ("logDir", .string(manager.options.logDir)),
+                ("version", .string(tendVersion)),
+            ]))
         default:
             rejected += 1
             conn.reply(error: "Unknown command \"\(cmd)\".", exit: 1)
@@ -214,48 +216,6 @@ public final class ControlServer {
                 }
             }
             manager.enqueue(type, unit: name, wait: wait, completion: finishOne)
-        }
-    }
-
-    private func logs(_ request: JSON, _ names: [String], _ conn: Connection) {
-        let count = Int(request["lines"]?.int ?? 10)
-        var selected: [Unit] = []
-        for name in names {
-            guard let u = manager.unit(named: name) else {
-                conn.reply(error: "Unit \(name) not found.", exit: 4)
-                return
-            }
-            selected.append(u)
-        }
-        if selected.isEmpty { selected = manager.sortedUnits }
-        // Several units merge in time order: records begin with a fixed-width UTC timestamp. Each line sent
-        // is "UNIT RECORD", so a merged view can say where a record came from.
-        var records: [(unit: String, record: String)] = []
-        for u in selected {
-            let name = u.name.description
-            records += LogSink.tail(path: manager.logPath(u), count: count).map { (name, $0) }
-        }
-        if selected.count > 1 {
-            // Stable: records of equal timestamps keep their order within a unit.
-            records = records.enumerated().sorted {
-                let a = $0.element.record.prefix(27), b = $1.element.record.prefix(27)
-                return a < b || (a == b && $0.offset < $1.offset)
-            }.map(\.element)
-        }
-        let lines = records.suffix(count).map { JSON.string($0.unit + " " + $0.record) }
-        let follow = request["follow"]?.bool ?? false
-        let header = JSON.object([
-            ("ok", .bool(true)), ("units", .array(selected.map { .string($0.name.description) })),
-            ("lines", .array(lines)),
-        ])
-        conn.reply(header, keepOpen: follow)
-        guard follow else { return }
-        for u in selected {
-            let name = u.name.description
-            let cancel = manager.follow(u) { [weak conn] record in
-                conn?.send(Array((name + " ").utf8) + Array(record))
-            }
-            conn.onClose.append(cancel)
         }
     }
 }

@@ -69,7 +69,9 @@ public enum UnitStatusJSON {
         if let e = unit.lastSetupError { o.append(("setupError", .string(e))) }
         if !unit.diagnostics.isEmpty { o.append(("diagnostics", .array(unit.diagnostics.map { .string($0.description) }))) }
         if logLines > 0 {
-            o.append(("log", .array(LogSink.tail(path: manager.logPath(unit), count: logLines).map { .string($0) })))
+            o.append(("log", .array(LogReader.tail(directory: manager.logDirectory(unit), count: logLines).map {
+                .string(String(decoding: $0, as: UTF8.self))
+            })))
         }
         return .object(o)
     }
@@ -121,6 +123,9 @@ public enum UnitStatusJSON {
             ("NotifyMessagesMalformed", String(unit.notifyMalformed)),
             ("WatchdogUSec", m.watchdogInterval.description),
             ("FileDescriptorStoreMax", String(c.fileDescriptorStoreMax)),
+            ("LogDirectory", manager.logDirectory(unit)),
+            ("LogLinesDropped", String(unit.log?.droppedLines ?? 0)),
+            ("LogLinesSuppressed", String(unit.log?.suppressedTotal ?? 0)),
             ("NFileDescriptorStore", String(unit.fdStore.count)),
             ("StandardError", String(describing: c.standardError)),
         ]

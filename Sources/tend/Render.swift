@@ -74,71 +74,64 @@ enum StatusText {
     }
 }
 
-/// Log records (`TIMESTAMP STREAM PID TEXT`, UTC with microseconds) as journalctl would print them.
+/// Log records (`TIMESTAMP STREAM PID TEXT`) as journalctl would print them.
 enum LogText {
-    struct Record {
-        var timestamp: Substring
-        var stream: Substring
-        var pid: Substring
-        var text: Substring
+    /// `Nov 22 02:50:01 web[1234]: text` and the other formats of `tend logs -o`.
+    static func render(_ line: [UInt8], unit: String, _ format: Logs.LogFormatOption) -> String {
+        guard let r = LogFormat.parse(line) else { return String(decoding: line, as: UTF8.self) + "\n" }
+        let short = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
+        let who = r.stream == "tend" ? "tend" : short
+        switch format {
+        case .cat: return r.text + "\n"
+        case .short: return "\(localTime(r.timestamp, precise: false)) \(who)[\(r.pid)]: \(r.text)\n"
+        case .shortPrecise: return "\(localTime(r.timestamp, precise: true)) \(who)[\(r.pid)]: \(r.text)\n"
+        case .shortISO: return "\(isoTime(r.timestamp)) \(who)[\(r.pid)]: \(r.text)\n"
+        case .json:
+            var iso: [UInt8] = []
+            LogFormat.appendTimestamp(r.timestamp, .iso, to: &iso)
+            return JSON.object([
+                ("unit", .string(unit)), ("timestamp", .string(String(decoding: iso, as: UTF8.self))),
+                ("realtimeUsec", .int(Int64(r.timestamp))),
+                ("stream", .string(r.stream == "out" ? "stdout" : r.stream == "err" ? "stderr" : r.stream)),
+                ("pid", .int(Int64(r.pid))), ("message", .string(r.text)),
+            ]).serialized() + "\n"
+        }
     }
 
-    static func parse(_ record: String) -> Record? {
-        let parts = record.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 3 else { return nil }
-        return Record(timestamp: parts[0], stream: parts[1], pid: parts[2], text: parts.count > 3 ? parts[3] : "")
+    /// A status block's log lines: short format.
+    static func short(_ line: [UInt8], unit: String) -> String { render(line, unit: unit, .short) }
+
+    nonisolated(unsafe) private static var cache: (second: UInt64, text: String) = (.max, "")
+
+    /// `Nov 22 02:50:01` (or with `.123456`) in local time, the date part cached per second.
+    static func localTime(_ us: UInt64, precise: Bool) -> String {
+        let second = us / 1_000_000
+        var base: String
+        if cache.second == second {
+            base = cache.text
+        } else {
+            var t = time_t(second)
+            var tm = tm()
+            localtime_r(&t, &tm)
+            var buf = [CChar](repeating: 0, count: 32)
+            let n = strftime(&buf, buf.count, "%b %d %H:%M:%S", &tm)
+            base = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            cache = (second, base)
+        }
+        if precise {
+            let frac = String(us % 1_000_000)
+            base += "." + String(repeating: "0", count: 6 - frac.count) + frac
+        }
+        return base
     }
 
-    /// Realtime µs of `2026-11-22T02:50:01.123456Z`.
-    static func microseconds(_ ts: Substring) -> UInt64? {
-        let b = Array(ts.utf8)
-        guard b.count >= 26 else { return nil }
-        func num(_ r: Range<Int>) -> Int32 { Int32(String(decoding: b[r], as: UTF8.self)) ?? 0 }
-        var tm = tm()
-        tm.tm_year = num(0..<4) - 1900
-        tm.tm_mon = num(5..<7) - 1
-        tm.tm_mday = num(8..<10)
-        tm.tm_hour = num(11..<13)
-        tm.tm_min = num(14..<16)
-        tm.tm_sec = num(17..<19)
-        let secs = timegm(&tm)
-        return UInt64(secs) * 1_000_000 + UInt64(num(20..<26))
-    }
-
-    /// `Nov 22 02:50:01 web[1234]: text` in local time.
-    static func short(_ bytes: [UInt8], unit: String) -> String {
-        let record = String(decoding: bytes, as: UTF8.self)
-        guard let r = parse(record), let us = microseconds(r.timestamp) else { return record + "\n" }
+    /// `2026-11-22T02:50:01+0000` in local time, as journalctl's short-iso.
+    static func isoTime(_ us: UInt64) -> String {
         var t = time_t(us / 1_000_000)
         var tm = tm()
         localtime_r(&t, &tm)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%b %d %H:%M:%S", &tm)
-        let when = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let who = r.stream == "tend" ? "tend" : unit
-        return "\(when) \(who)[\(r.pid)]: \(r.text)\n"
-    }
-
-    /// One line from the logs stream: `UNIT RECORD`.
-    static func render(_ line: [UInt8], _ format: Logs.LogFormat) -> String {
-        guard let space = line.firstIndex(of: 32) else { return String(decoding: line, as: UTF8.self) + "\n" }
-        let unit = String(decoding: line[..<space], as: UTF8.self)
-        let record = Array(line[(space + 1)...])
-        let shortName = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
-        switch format {
-        case .short: return short(record, unit: shortName)
-        case .cat:
-            let text = String(decoding: record, as: UTF8.self)
-            return String(parse(text)?.text ?? Substring(text)) + "\n"
-        case .json:
-            let text = String(decoding: record, as: UTF8.self)
-            guard let r = parse(text) else { return JSON.object([("unit", .string(unit)), ("message", .string(text))]).serialized() + "\n" }
-            return JSON.object([
-                ("unit", .string(unit)), ("timestamp", .string(String(r.timestamp))),
-                ("realtimeUsec", .int(Int64(microseconds(r.timestamp) ?? 0))),
-                ("stream", .string(r.stream == "out" ? "stdout" : r.stream == "err" ? "stderr" : String(r.stream))),
-                ("pid", .int(Int64(r.pid) ?? 0)), ("message", .string(String(r.text))),
-            ]).serialized() + "\n"
-        }
+        var buf = [CChar](repeating: 0, count: 40)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S%z", &tm)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

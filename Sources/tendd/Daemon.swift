@@ -1,5 +1,6 @@
 import CTend
 import Glibc
+import Logging
 import TendControl
 import TendCore
 
@@ -22,6 +23,9 @@ enum DaemonCommand {
           --log-dir DIR     Where service logs are written. Default: /var/log/tend for root,
                             $XDG_STATE_HOME/tend/logs otherwise.
           --no-start        Load the units but start none of them.
+          --config FILE     Manager settings ([Logs] LogMaxSize=, LogMaxFiles=, LogMaxUse=, LineMax=,
+                            LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=). Default:
+                            /etc/tend/tend.conf for root, $XDG_CONFIG_HOME/tend/tend.conf otherwise (optional).
           -h, --help        Show this help.
 
         """
@@ -35,6 +39,7 @@ enum DaemonCommand {
         var stateDir: String?
         var logDir: String?
         var startAll = true
+        var configFile: String?
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -50,6 +55,7 @@ enum DaemonCommand {
             case "--state-dir": stateDir = value(a)
             case "--log-dir": logDir = value(a)
             case "--no-start": startAll = false
+            case "--config": configFile = value(a)
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -57,6 +63,7 @@ enum DaemonCommand {
                 if a.hasPrefix("--units=") { units.append(String(a.dropFirst(8))) }
                 else if a.hasPrefix("--state-dir=") { stateDir = String(a.dropFirst(12)) }
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
+                else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
             i += 1
@@ -68,6 +75,7 @@ enum DaemonCommand {
             stateDir: absolute(stateDir ?? Defaults.stateDir),
             logDir: absolute(logDir ?? Defaults.logDir))
         options.startAll = startAll
+        options.logDefaults = loadConfig(configFile.map(absolute))
 
         do {
             try Posix.mkdirs(options.stateDir, mode: 0o755)
@@ -77,20 +85,69 @@ enum DaemonCommand {
                 fail("Another tend daemon is running with state directory \(options.stateDir).")
             }
             let manager = try Manager(options: options)
+            // The manager's events go to its own log in the store and, with levels, to stderr (swift-log).
+            var logger = Logger(label: "tend")
+            logger.logLevel = .info
+            manager.logHandler = { level, message in
+                switch level {
+                case .debug: logger.debug("\(message)")
+                case .info: logger.info("\(message)")
+                case .notice: logger.notice("\(message)")
+                case .warning: logger.warning("\(message)")
+                case .error: logger.error("\(message)")
+                }
+            }
             let server = try ControlServer(manager: manager, path: options.stateDir + "/" + ControlProtocol.socketName)
             manager.onShutdownComplete = {
                 server.close()
                 manager.loop.stop()
             }
-            manager.logHandler(.info, "tend \(tendVersion) starting: units from \(options.unitPaths.joined(separator: ", ")), state in \(options.stateDir), logs in \(options.logDir).")
+            manager.report(.info, "tend \(tendVersion) starting: units from \(options.unitPaths.joined(separator: ", ")), state in \(options.stateDir), logs in \(options.logDir).")
             try manager.boot()
             // Start-up code (the parser, the first spawns) is not needed again: let its pages go.
             _ = ctend_trim_text()
             manager.run()
+            manager.finishLogs()
             exit(0)
         } catch {
             fail("Failed to start the manager: \(error)")
         }
+    }
+
+    /// tend.conf: a `[Logs]` section with the log directives of units' `[Service]` sections, parsed by the
+    /// same table (so the same syntax, values and messages). A bad value refuses to start, naming file:line.
+    static func loadConfig(_ explicit: String?) -> LogDefaults {
+        var defaults = LogDefaults()
+        let env = Posix.environment()
+        let path = explicit ?? (getuid() == 0 ? "/etc/tend/tend.conf"
+            : (env["XDG_CONFIG_HOME"].map { $0 + "/tend/tend.conf" } ?? Defaults.home + "/.config/tend/tend.conf"))
+        guard let bytes = Posix.readFile(path) else {
+            if explicit != nil { fail("Failed to read the configuration \(path).") }
+            return defaults
+        }
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var problems: [String] = []
+        for (n, line) in lines.enumerated() where line.hasPrefix("[") {
+            let section = line.trimmingCharacters(in: " \t")
+            if section == "[Logs]" { lines[n] = "[Service]" } else { problems.append("\(path):\(n + 1): unknown section \(section)") }
+        }
+        var config = ServiceConfig(name: UnitName(prefix: "tend", suffix: "service"))
+        var diagnostics: [Diagnostic] = []
+        parseUnitText(lines.joined(separator: "\n"), file: path, into: &config,
+                      context: SpecifierContext.current(environment: env), diagnostics: &diagnostics)
+        for d in diagnostics where d.severity == .error { problems.append(d.description) }
+        let logKeys = ["LogMaxSize", "LogMaxFiles", "LogMaxUse", "LogRateLimitIntervalSec", "LogRateLimitBurst", "LineMax", "LogTimestamp"]
+        for (n, line) in lines.enumerated() {
+            let key = line.split(separator: "=", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t") } ?? ""
+            if line.contains("="), !line.hasPrefix("#"), !line.hasPrefix(";"), !logKeys.contains(key) {
+                problems.append("\(path):\(n + 1): \(key)= is not a tend.conf setting")
+            }
+        }
+        if !problems.isEmpty {
+            fail("Bad configuration:\n" + problems.joined(separator: "\n"))
+        }
+        defaults.apply(config)
+        return defaults
     }
 
     static func currentDirectory() -> String {
@@ -116,5 +173,14 @@ struct TenddMain {
         var args = Array(CommandLine.arguments.dropFirst())
         if args.first == "daemon" { args.removeFirst() }
         DaemonCommand.run(args)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in chars: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
     }
 }

@@ -136,6 +136,15 @@ int ctend_epoll_wait(int epfd, struct ctend_event *events, int max, int timeout_
 int ctend_timerfd(void);
 /// Arms the timerfd at an absolute CLOCK_MONOTONIC time in nanoseconds; 0 disarms. 0 or errno.
 int ctend_timerfd_set(int fd, uint64_t monotonic_ns);
+/// A blocking eventfd (for a thread that sleeps until there is work), or -errno.
+int ctend_eventfd(void);
+/// Grows a pipe's buffer (F_SETPIPE_SZ); returns the new size or -errno.
+int ctend_set_pipe_size(int fd, int size);
+/// inotify_init1(IN_CLOEXEC|IN_NONBLOCK?) and inotify_add_watch for a directory's changes (create, modify,
+/// moved to/from, delete). Returns the inotify fd, or -errno.
+int ctend_inotify_dir(const char *path, int nonblock);
+/// Adds another directory to an inotify instance. Returns the watch descriptor or -errno.
+int ctend_inotify_add(int fd, const char *path);
 /// CLOCK_MONOTONIC now, in nanoseconds.
 uint64_t ctend_monotonic_ns(void);
 /// CLOCK_REALTIME now, in microseconds.

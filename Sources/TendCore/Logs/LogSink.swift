@@ -15,109 +15,143 @@ public final class ScratchBuffer {
     public init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
 }
 
-/// Formats the fixed-width UTC timestamp of a record, `2026-11-22T02:50:01.123456Z`, caching the
-/// date-and-time part per second.
-struct TimestampFormatter {
-    private var cachedSecond: UInt64 = .max
-    private var cachedPrefix: [UInt8] = []
-
-    mutating func append(_ realtimeUS: UInt64, to out: inout [UInt8]) {
-        let second = realtimeUS / 1_000_000
-        if second != cachedSecond {
-            var t = time_t(second)
-            var tm = tm()
-            gmtime_r(&t, &tm)
-            cachedPrefix = Array(
-                "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2))."
-                    .utf8)
-            cachedSecond = second
-        }
-        out.append(contentsOf: cachedPrefix)
-        var frac = realtimeUS % 1_000_000
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 6)
-        for i in stride(from: 5, through: 0, by: -1) {
-            digits[i] = UInt8(ascii: "0") + UInt8(frac % 10)
-            frac /= 10
-        }
-        out.append(contentsOf: digits)
-        out.append(UInt8(ascii: "Z"))
-    }
-
-    private func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+/// How a unit's output is captured: line length, rate limit, timestamp format.
+public struct CaptureSettings: Sendable, Equatable {
+    public var lineMax: Int
+    /// LogRateLimitIntervalSec= in µs (0: no limit) and LogRateLimitBurst=.
+    public var rateInterval: UInt64
+    public var rateBurst: Int
+    public var timestamp: LogTimestampFormat
+    public init(lineMax: Int, rateInterval: UInt64, rateBurst: Int, timestamp: LogTimestampFormat) {
+        self.lineMax = lineMax
+        self.rateInterval = rateInterval
+        self.rateBurst = rateBurst
+        self.timestamp = timestamp
     }
 }
 
-/// A unit's log: the pipes its processes write to, and the file the manager appends records to,
-/// `LOG_DIR/NAME/current`, one record a line: `TIMESTAMP STREAM PID TEXT` (UTC, microseconds).
+/// The event-loop side of a unit's log: the pipes its processes write to, split into records, stamped, rate
+/// limited, and handed to the `LogWriter` thread. Nothing here waits for the disk.
 ///
-/// The pipes live as long as the unit: processes of every run write into the same ones, so nothing is
-/// lost between a crash and the restart.
+/// The pipes live as long as the unit: processes of every run write into the same ones, so nothing is lost
+/// between a crash and the restart. What can't be kept is counted and said in the log itself with a marker
+/// record (`-- tend: 1234 lines dropped (…) --`).
 public final class LogSink {
     public let unit: String
-    public let path: String
-    private var fd: Int32 = -1
     private let loop: EventLoop
+    private let writer: LogWriter
+    private let index: Int
+    public private(set) var capture: CaptureSettings
     /// Write ends handed to children, and our read ends.
     public private(set) var stdoutWrite: Int32 = -1
     public private(set) var stderrWrite: Int32 = -1
     private var stdoutRead: Int32 = -1
     private var stderrRead: Int32 = -1
     private var tokens: [UInt64] = []
-    private var partial: [LogStream: [UInt8]] = [:]
-    private var formatter = TimestampFormatter()
+    /// Bytes of a line not yet ended, per stream (stdout, stderr).
+    private var partial: [[UInt8]] = [[], []]
+    private var partialTimerArmed = false
+    /// One read buffer serves every sink: the loop drains one pipe at a time.
+    private let scratch: ScratchBuffer
     /// The pid stamped on records read from the pipes (the current main process).
     public var currentPID: Int32 = 0
-    /// Lines that could not be written (disk full, ...), and whether the error was reported.
-    public private(set) var droppedLines = 0
-    /// Called with each record as written (for followers).
-    public var onRecord: ((ArraySlice<UInt8>) -> Void)?
-    /// Longest line kept whole; longer ones are split.
-    public static let lineMax = 48 * 1024
+    /// Timestamps never go backwards within a log (a clock step back would break time search).
+    private var lastTimestamp: UInt64 = 0
 
-    public init(unit: String, directory: String, loop: EventLoop, scratch: ScratchBuffer) {
-        self.scratch = scratch
+    private var rateWindowStart: UInt64 = 0
+    private var rateCount = 0
+    private var suppressed = 0
+    /// Lines the writer's queue had no room for, not yet reported in the log.
+    private var queueDropped = 0
+    public private(set) var suppressedTotal = 0
+    public private(set) var queueDroppedTotal = 0
+    /// A partial line is written as a record once it has waited this long for its end.
+    public static let partialFlushDelay = TimeSpan.milliseconds(100)
+
+    public init(unit: String, settings: LogSettings, capture: CaptureSettings, writer: LogWriter, loop: EventLoop,
+                scratch: ScratchBuffer) {
         self.unit = unit
-        self.path = directory + "/" + unit + "/current"
+        self.capture = capture
+        self.writer = writer
         self.loop = loop
+        self.scratch = scratch
+        self.index = writer.register(settings)
     }
 
     deinit { close() }
 
+    /// New settings (daemon-reload).
+    public func update(settings: LogSettings, capture: CaptureSettings) {
+        self.capture = capture
+        writer.update(index, settings)
+    }
+
+    /// Lines lost to the disk (the writer's count) plus lines the queue refused.
+    public var droppedLines: Int { writer.droppedLines(index) + queueDroppedTotal }
+
     /// Creates the pipes (once).
     public func openPipes() throws {
         guard stdoutRead < 0 else { return }
-        var fds: [Int32] = [-1, -1]
-        var e = ctend_pipe(&fds, 1)
-        guard e == 0 else { throw SystemError("create log pipe for \(unit)", errno: e) }
-        stdoutRead = fds[0]
-        stdoutWrite = fds[1]
-        e = ctend_pipe(&fds, 1)
-        guard e == 0 else { throw SystemError("create log pipe for \(unit)", errno: e) }
-        stderrRead = fds[0]
-        stderrWrite = fds[1]
-        tokens.append(try loop.watch(stdoutRead) { [unowned self] _ in self.drain(self.stdoutRead, .stdout) })
-        tokens.append(try loop.watch(stderrRead) { [unowned self] _ in self.drain(self.stderrRead, .stderr) })
+        for stream in [LogStream.stdout, .stderr] {
+            var fds: [Int32] = [-1, -1]
+            let e = ctend_pipe(&fds, 1)
+            guard e == 0 else { throw SystemError("create log pipe for \(unit)", errno: e) }
+            // A deeper pipe absorbs bursts while the loop is busy elsewhere.
+            _ = ctend_set_pipe_size(fds[1], 1 << 20)
+            if stream == .stdout {
+                (stdoutRead, stdoutWrite) = (fds[0], fds[1])
+            } else {
+                (stderrRead, stderrWrite) = (fds[0], fds[1])
+            }
+            let readEnd = fds[0]
+            tokens.append(try loop.watch(readEnd) { [unowned self] _ in self.drain(readEnd, stream) })
+        }
     }
 
     public func close() {
         for t in tokens { loop.unwatch(t) }
         tokens = []
-        for fd in [stdoutRead, stdoutWrite, stderrRead, stderrWrite, fd] where fd >= 0 { Posix.close(fd) }
+        for fd in [stdoutRead, stdoutWrite, stderrRead, stderrWrite] where fd >= 0 { Posix.close(fd) }
         stdoutRead = -1
         stdoutWrite = -1
         stderrRead = -1
         stderrWrite = -1
-        fd = -1
+        loop.cancelDeadline(ObjectIdentifier(self))
     }
 
-    /// One read buffer serves every sink: the loop drains one pipe at a time.
-    private let scratch: ScratchBuffer
+    /// Reads whatever the pipes hold now and writes out partial lines: called when a process of the unit
+    /// exits, so its last words are logged before the news of its death.
+    public func drainAll() {
+        if stdoutRead >= 0 { drain(stdoutRead, .stdout) }
+        if stderrRead >= 0 { drain(stderrRead, .stderr) }
+        flushPartial()
+    }
+
+    private func now() -> UInt64 {
+        let t = max(Posix.realtimeMicroseconds, lastTimestamp)
+        lastTimestamp = t
+        return t
+    }
+
+    /// `TIMESTAMP STREAM PID `: computed once per read (every record of one read shares its arrival time).
+    private func prefix(_ time: UInt64, _ stream: LogStream, _ pid: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(48)
+        LogFormat.appendTimestamp(time, capture.timestamp, to: &out)
+        out.append(32)
+        out += stream.rawValue.utf8
+        out.append(32)
+        out += String(pid).utf8
+        out.append(32)
+        return out
+    }
 
     private func drain(_ pipe: Int32, _ stream: LogStream) {
+        let slot = stream == .stdout ? 0 : 1
         var out: [UInt8] = []
-        out.reserveCapacity(65536 + 256)
+        out.reserveCapacity(scratch.bytes.count + scratch.bytes.count / 2)
+        var lines = 0
+        var first: UInt64 = 0
         var budget = 16  // reads per wakeup, so one chatty service can't starve the loop
         while budget > 0 {
             budget -= 1
@@ -125,98 +159,139 @@ public final class LogSink {
                 do { return try Posix.read(pipe, into: buf) } catch { return 0 }
             }
             guard let n = got, n > 0 else { break }
-            let now = Posix.realtimeMicroseconds
-            var start = 0
-            var buffered = partial[stream] ?? []
-            let readBuffer = scratch.bytes
-            for i in 0..<n where readBuffer[i] == 10 {
-                if buffered.isEmpty {
-                    appendRecord(&out, now, stream, currentPID, readBuffer[start..<i])
-                } else {
-                    buffered.append(contentsOf: readBuffer[start..<i])
-                    appendRecord(&out, now, stream, currentPID, buffered[...])
-                    buffered.removeAll(keepingCapacity: true)
+            let time = now()
+            if first == 0 { first = time }
+            let head = prefix(time, stream, currentPID)
+            scratch.bytes.withUnsafeBufferPointer { buf in
+                var start = 0
+                var i = 0
+                while i < n {
+                    // memchr: the newline search is the hot loop of log ingestion.
+                    guard let p = memchr(buf.baseAddress! + i, 10, n - i) else { break }
+                    let nl = buf.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                    if partial[slot].isEmpty {
+                        emit(&out, &lines, head, UnsafeBufferPointer(rebasing: buf[start..<nl]), time)
+                    } else {
+                        partial[slot].append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<nl]))
+                        let whole = partial[slot]
+                        partial[slot].removeAll(keepingCapacity: true)
+                        whole.withUnsafeBufferPointer { emit(&out, &lines, head, $0, time) }
+                    }
+                    start = nl + 1
+                    i = start
                 }
-                start = i + 1
+                if start < n { partial[slot].append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<n])) }
             }
-            if start < n { buffered.append(contentsOf: readBuffer[start..<n]) }
-            while buffered.count >= LogSink.lineMax {
-                appendRecord(&out, now, stream, currentPID, buffered[0..<LogSink.lineMax])
-                buffered.removeFirst(LogSink.lineMax)
+            // A line longer than LineMax= is split, not lost.
+            while partial[slot].count >= capture.lineMax {
+                let piece = Array(partial[slot].prefix(capture.lineMax))
+                partial[slot].removeFirst(capture.lineMax)
+                piece.withUnsafeBufferPointer { emit(&out, &lines, head, $0, time) }
             }
-            partial[stream] = buffered
-            if out.count > 1 << 20 {
-                flush(&out)
+            if out.count >= 1 << 20 {
+                submit(&out, &lines, first)
+                first = 0
             }
         }
-        flush(&out)
+        submit(&out, &lines, first == 0 ? lastTimestamp : first)
+        armPartialFlush()
+    }
+
+    /// One record: the prefix, the text (split at LineMax=), a newline; subject to the rate limit.
+    private func emit(
+        _ out: inout [UInt8], _ lines: inout Int, _ head: [UInt8], _ text: UnsafeBufferPointer<UInt8>, _ time: UInt64
+    ) {
+        if capture.rateInterval > 0 {
+            if time &- rateWindowStart >= capture.rateInterval {
+                if suppressed > 0 {
+                    marker(&out, time, "\(suppressed) lines suppressed by the rate limit (LogRateLimitBurst=\(capture.rateBurst) per \(TimeSpan(usec: capture.rateInterval)))")
+                    lines += 1
+                    suppressed = 0
+                }
+                rateWindowStart = time
+                rateCount = 0
+            }
+            rateCount += 1
+            if rateCount > capture.rateBurst {
+                suppressed += 1
+                suppressedTotal += 1
+                return
+            }
+        }
+        var rest = text[...]
+        repeat {
+            let piece = rest.prefix(capture.lineMax)
+            rest = rest.dropFirst(piece.count)
+            out += head
+            // A record is one line: a carriage return ending a CRLF line is dropped.
+            let body = rest.isEmpty && piece.last == 13 ? piece.dropLast() : piece
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: body))
+            out.append(10)
+            lines += 1
+        } while !rest.isEmpty
+    }
+
+    private func marker(_ out: inout [UInt8], _ time: UInt64, _ what: String) {
+        LogFormat.appendTimestamp(time, capture.timestamp, to: &out)
+        out += " tend \(getpid()) -- tend: \(what) --\n".utf8
+    }
+
+    private func submit(_ out: inout [UInt8], _ lines: inout Int, _ first: UInt64) {
+        guard !out.isEmpty else { return }
+        var chunk = out
+        if queueDropped > 0 {
+            var m: [UInt8] = []
+            marker(&m, first, "\(queueDropped) lines dropped (the log writer fell behind)")
+            chunk = m + chunk
+        }
+        if writer.submit(index, chunk, lines: lines, first: first) {
+            queueDropped = 0
+        } else {
+            queueDropped += lines
+            queueDroppedTotal += lines
+        }
+        out.removeAll(keepingCapacity: true)
+        lines = 0
+    }
+
+    private func armPartialFlush() {
+        let pending = !partial[0].isEmpty || !partial[1].isEmpty
+        if pending && !partialTimerArmed {
+            partialTimerArmed = true
+            loop.setDeadline(ObjectIdentifier(self), at: Posix.monotonicNow + LogSink.partialFlushDelay) {
+                [unowned self] in
+                self.partialTimerArmed = false
+                self.flushPartial()
+            }
+        } else if !pending && partialTimerArmed {
+            partialTimerArmed = false
+            loop.cancelDeadline(ObjectIdentifier(self))
+        }
+    }
+
+    /// Writes lines still waiting for their newline as records of their own.
+    public func flushPartial() {
+        var out: [UInt8] = []
+        var lines = 0
+        let time = now()
+        for (slot, stream) in [(0, LogStream.stdout), (1, .stderr)] where !partial[slot].isEmpty {
+            let head = prefix(time, stream, currentPID)
+            let text = partial[slot]
+            partial[slot] = []
+            text.withUnsafeBufferPointer { emit(&out, &lines, head, $0, time) }
+        }
+        submit(&out, &lines, time)
+        armPartialFlush()
     }
 
     /// Writes the manager's own message about the unit into its log.
     public func note(_ text: String, pid: Int32 = Int32(getpid())) {
         var out: [UInt8] = []
-        appendRecord(&out, Posix.realtimeMicroseconds, .manager, pid, Array(text.utf8)[...])
-        flush(&out)
-    }
-
-    private func appendRecord(
-        _ out: inout [UInt8], _ time: UInt64, _ stream: LogStream, _ pid: Int32, _ text: ArraySlice<UInt8>
-    ) {
-        let begin = out.count
-        formatter.append(time, to: &out)
-        out.append(32)
-        out.append(contentsOf: stream.rawValue.utf8)
-        out.append(32)
-        out.append(contentsOf: String(pid).utf8)
-        out.append(32)
-        // A record is one line: a stray carriage return at the end (CRLF output) is dropped.
-        var body = text
-        if body.last == 13 { body = body.dropLast() }
-        out.append(contentsOf: body)
+        let time = now()
+        out += prefix(time, .manager, pid)
+        out += text.utf8.map { $0 == 10 ? 32 : $0 }
         out.append(10)
-        onRecord?(out[begin...])
-    }
-
-    private func flush(_ out: inout [UInt8]) {
-        guard !out.isEmpty else { return }
-        defer { out.removeAll(keepingCapacity: true) }
-        if fd < 0 {
-            let dir = String(path.dropLast("/current".count))
-            try? Posix.mkdirs(dir)
-            fd = (try? Posix.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o640)) ?? -1
-        }
-        guard fd >= 0 else {
-            droppedLines += out.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
-            return
-        }
-        do {
-            try Posix.write(fd, out)
-        } catch {
-            droppedLines += out.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
-        }
-    }
-
-    /// The last `count` records of a log file (oldest first).
-    public static func tail(path: String, count: Int) -> [String] {
-        guard count > 0, let fd = try? Posix.open(path, O_RDONLY) else { return [] }
-        defer { Posix.close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return [] }
-        var end = Int(st.st_size)
-        var collected: [UInt8] = []
-        var newlines = 0
-        let chunk = 65536
-        while end > 0 && newlines <= count {
-            let start = max(0, end - chunk)
-            var buf = [UInt8](repeating: 0, count: end - start)
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
-            guard n > 0 else { break }
-            newlines += buf[0..<n].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
-            collected = Array(buf[0..<n]) + collected
-            end = start
-        }
-        var lines = collected.split(separator: 10, omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        return lines.suffix(count).map { String(decoding: $0, as: UTF8.self) }
+        var lines = 1
+        submit(&out, &lines, time)
     }
 }

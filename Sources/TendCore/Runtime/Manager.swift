@@ -8,10 +8,45 @@ public struct ManagerOptions: Sendable {
     public var logDir: String
     /// Start every loaded service at launch.
     public var startAll: Bool = true
+    /// Log settings for units that don't set their own (tend.conf).
+    public var logDefaults = LogDefaults()
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir
         self.logDir = logDir
+    }
+}
+
+/// The manager-wide log settings (tend.conf's `[Logs]`), each overridable per unit in `[Service]`.
+public struct LogDefaults: Sendable {
+    public var maxSize: UInt64 = 10 << 20
+    public var maxFiles: Int = 10
+    public var maxUse: UInt64 = 128 << 20
+    /// Generous: only a runaway service (over 5 million lines in 30 s) is limited.
+    public var rateInterval: TimeSpan = .seconds(30)
+    public var rateBurst: Int = 5_000_000
+    public var lineMax: UInt64 = 48 * 1024
+    public var timestamp: LogTimestampFormat = .iso
+    public init() {}
+
+    /// Applies `LogMaxSize=` and friends from a parsed configuration (tend.conf or a unit).
+    public mutating func apply(_ c: ServiceConfig) {
+        if let v = c.logMaxSize { maxSize = v }
+        if let v = c.logMaxFiles { maxFiles = v }
+        if let v = c.logMaxUse { maxUse = v }
+        if let v = c.logRateLimitInterval { rateInterval = v }
+        if let v = c.logRateLimitBurst { rateBurst = v }
+        if let v = c.lineMax { lineMax = v }
+        if let v = c.logTimestamp { timestamp = v }
+    }
+
+    public func settings(directory: String) -> LogSettings {
+        LogSettings(directory: directory, maxSize: maxSize, maxFiles: maxFiles, maxUse: maxUse, timestamp: timestamp)
+    }
+
+    public var capture: CaptureSettings {
+        CaptureSettings(lineMax: Int(lineMax), rateInterval: rateInterval.isInfinite ? 0 : rateInterval.usec,
+                        rateBurst: rateBurst, timestamp: timestamp)
     }
 }
 
@@ -35,7 +70,7 @@ public final class Unit {
     var sessions: Set<Int32> = []
     /// Other processes of the unit watched through a pidfd while it is being killed: pid → (pidfd, token).
     var watched: [Int32: (Int32, UInt64)] = [:]
-    var log: LogSink?
+    public internal(set) var log: LogSink?
     /// Clients waiting for a job of this unit.
     var waiters: [(JobType, (Bool) -> Void)] = []
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
@@ -117,6 +152,9 @@ public final class Manager {
     }
     /// The read buffer every log sink shares.
     private let logScratch = ScratchBuffer(size: 65536)
+    /// The log store's writer thread, and the manager's own log (`LOG_DIR/tend/`).
+    public let logWriter: LogWriter
+    private var managerLog: LogSink!
     /// A process snapshot shared by every check within one loop iteration, and the pids seen to end since.
     private var snapshot: [ProcessInfo]?
     private var goneSinceSnapshot: Set<Int32> = []
@@ -128,6 +166,36 @@ public final class Manager {
         managerEnvironment = env
         defaultWorkingDirectory = getuid() == 0 ? "/" : (env["HOME"] ?? "/")
         loader = UnitLoader(searchPaths: options.unitPaths, context: SpecifierContext.current(environment: env))
+        logWriter = try LogWriter()
+        managerLog = LogSink(unit: "tend", settings: options.logDefaults.settings(directory: options.logDir + "/tend"),
+                             capture: options.logDefaults.capture, writer: logWriter, loop: loop, scratch: logScratch)
+    }
+
+    /// The manager's messages: into its own log and to `logHandler` (stderr).
+    public func report(_ level: LogLevel, _ message: String) {
+        managerLog.note(level == .info || level == .debug ? message : "\(level.rawValue): \(message)")
+        logHandler(level, message)
+    }
+
+    /// Writes what the log writer still holds and stops it (at exit).
+    public func finishLogs() {
+        managerLog.flushPartial()
+        for unit in units.values { unit.log?.drainAll() }
+        logWriter.stop()
+    }
+
+    /// The directory of a unit's log.
+    public func logDirectory(_ unit: Unit) -> String { options.logDir + "/" + unit.name.description }
+
+    /// The unit's log sink, created on first use with its settings.
+    func sink(_ unit: Unit) -> LogSink {
+        if let s = unit.log { return s }
+        var d = options.logDefaults
+        if let c = unit.config { d.apply(c) }
+        let s = LogSink(unit: unit.name.description, settings: d.settings(directory: logDirectory(unit)),
+                        capture: d.capture, writer: logWriter, loop: loop, scratch: logScratch)
+        unit.log = s
+        return s
     }
 
     // MARK: - Lifecycle
@@ -168,7 +236,7 @@ public final class Manager {
     public func shutdown() {
         guard !shuttingDown else { return }
         shuttingDown = true
-        logHandler(.info, "Stopping all units.")
+        report(.info, "Stopping all units.")
         for unit in units.values where unit.machine != nil {
             dispatch(unit, .stop)
         }
@@ -182,7 +250,7 @@ public final class Manager {
             return m.activeState != .inactive && m.activeState != .failed
         }
         if !busy {
-            logHandler(.info, "All units stopped.")
+            report(.info, "All units stopped.")
             onShutdownComplete?()
         }
     }
@@ -222,6 +290,11 @@ public final class Manager {
                 existing.enablementCache = nil
                 if let config = result.config, !result.hasErrors {
                     existing.loadState = .loaded
+                    if let log = existing.log {
+                        var d = options.logDefaults
+                        d.apply(config)
+                        log.update(settings: d.settings(directory: logDirectory(existing)), capture: d.capture)
+                    }
                     if var m = existing.machine {
                         m.updateConfig(config)
                         existing.machine = m
@@ -239,7 +312,7 @@ public final class Manager {
         for (key, unit) in units where !seen.contains(key) {
             if unit.activeState == .inactive || unit.activeState == .failed { units[key] = nil }
         }
-        logHandler(.info, "Reloaded \(seen.count) unit files.")
+        report(.info, "Reloaded \(seen.count) unit files.")
     }
 
     /// `tend cat`: the unit's files as loaded.
@@ -383,7 +456,7 @@ public final class Manager {
             unit.waiters.removeAll { $0.0 == type }
             for w in matching { w.1(ok) }
         case .log(let level, let message):
-            logHandler(level, "\(unit.name): \(message)")
+            report(level, "\(unit.name): \(message)")
             unit.log?.note(message)
         }
     }
@@ -420,10 +493,10 @@ public final class Manager {
             case .inherit: stdio[index] = index == 1 ? stdio[0] : stdio[1]
             case .null: stdio[index] = -1
             case .journal:
-                if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
+                let log = sink(unit)
                 do {
-                    try unit.log!.openPipes()
-                    stdio[index] = index == 1 ? unit.log!.stdoutWrite : unit.log!.stderrWrite
+                    try log.openPipes()
+                    stdio[index] = index == 1 ? log.stdoutWrite : log.stderrWrite
                 } catch {
                     failure = "Failed to set up logging: \(error)"
                 }
@@ -442,10 +515,10 @@ public final class Manager {
         }
         target(config.standardOutput, 1)
         target(config.standardError, 2)
-        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
+        _ = sink(unit)
         if let failure {
             unit.lastSetupError = failure
-            logHandler(.error, "\(unit.name): \(failure)")
+            report(.error, "\(unit.name): \(failure)")
             return .spawnFailed(role, errno: EIO)
         }
 
@@ -490,7 +563,7 @@ public final class Manager {
             unit.sessions.insert(p.pid)
             if let setupError {
                 unit.lastSetupError = setupError
-                logHandler(.error, "\(unit.name): \(setupError)")
+                report(.error, "\(unit.name): \(setupError)")
                 unit.log?.note(setupError)
             } else if role == .main {
                 unit.lastSetupError = nil
@@ -500,7 +573,7 @@ public final class Manager {
         } catch {
             let message = "Failed to spawn '\(kind.rawValue)' task: \(error)"
             unit.lastSetupError = message
-            logHandler(.error, "\(unit.name): \(message)")
+            report(.error, "\(unit.name): \(message)")
             unit.log?.note(message)
             return .spawnFailed(role, errno: (error as? SpawnError)?.errno ?? EIO)
         }
@@ -671,6 +744,8 @@ public final class Manager {
         if let entry = unit.watched.removeValue(forKey: pid) { loop.unwatch(entry.1) }
         if let fd = unit.pidfds.removeValue(forKey: pid) { Posix.close(fd) }
         goneSinceSnapshot.insert(pid)
+        // Its last output first, then the news of its death.
+        unit.log?.drainAll()
         dispatch(unit, .exited(pid: pid, cause))
     }
 
@@ -695,7 +770,7 @@ public final class Manager {
         if path.utf8.count > 100 { path = "@tend/\(getpid())/\(notifyCounter)" }
         let fd = ctend_notify_socket(path)
         guard fd >= 0 else {
-            logHandler(.error, "\(unit.name): Failed to create notify socket \(path): \(Posix.errorText(-fd))")
+            report(.error, "\(unit.name): Failed to create notify socket \(path): \(Posix.errorText(-fd))")
             return nil
         }
         do {
@@ -766,7 +841,7 @@ public final class Manager {
                 adopt(unit, newMain)
                 events.append(.mainPID(newMain))
             } else {
-                logHandler(.warning, "\(unit.name): New main PID \(newMain) does not belong to the service, ignoring.")
+                report(.warning, "\(unit.name): New main PID \(newMain) does not belong to the service, ignoring.")
             }
         }
         if let w = msg.watchdogUsec { events.append(.watchdogUsec(w)) }
@@ -789,7 +864,7 @@ public final class Manager {
                 kept.insert(fd)
             }
             if fds.count > kept.count {
-                logHandler(.warning, "\(unit.name): File descriptor store full (FileDescriptorStoreMax=\(max)), closing \(fds.count - kept.count) received descriptors.")
+                report(.warning, "\(unit.name): File descriptor store full (FileDescriptorStoreMax=\(max)), closing \(fds.count - kept.count) received descriptors.")
             }
         }
         for e in events { dispatch(unit, .notify(e)) }
@@ -842,21 +917,6 @@ public final class Manager {
         return rt &- now.usec(since: t)
     }
 
-    public func logPath(_ unit: Unit) -> String { options.logDir + "/" + unit.name.description + "/current" }
-
-    /// Follow a unit's log: `handler` gets every record as it is written. Returns a cancel function.
-    public func follow(_ unit: Unit, _ handler: @escaping (ArraySlice<UInt8>) -> Void) -> () -> Void {
-        if unit.log == nil { unit.log = LogSink(unit: unit.name.description, directory: options.logDir, loop: loop, scratch: logScratch) }
-        let id = nextFollowerID
-        nextFollowerID += 1
-        followers[ObjectIdentifier(unit), default: [:]][id] = handler
-        unit.log!.onRecord = { [unowned self] record in
-            for h in self.followers[ObjectIdentifier(unit)]?.values ?? [:].values { h(record) }
-        }
-        return { [weak self] in self?.followers[ObjectIdentifier(unit)]?[id] = nil }
-    }
-    private var followers: [ObjectIdentifier: [Int: (ArraySlice<UInt8>) -> Void]] = [:]
-    private var nextFollowerID = 0
 
     /// Whether a unit is enabled: a link to it in some `*.wants/` or `*.requires/` directory of the unit paths.
     public func enablement(_ unit: Unit) -> String {

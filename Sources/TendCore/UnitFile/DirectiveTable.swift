@@ -206,6 +206,56 @@ private func enumeration<E: RawRepresentable & CaseIterable & Sendable>(_ kp: Fi
     }
 }
 
+private func optionalBytes(_ kp: Field<UInt64?>, min: UInt64) -> DirectiveParser {
+    { value, config, ctx in
+        if value.isEmpty {
+            config[keyPath: kp] = nil
+            return
+        }
+        guard let n = parseByteSize(value), n >= min else {
+            return ctx.error("invalid size \"\(shortened(value))\" (at least \(min) bytes; K, M, G suffixes)")
+        }
+        config[keyPath: kp] = n
+    }
+}
+
+private func optionalInt(_ kp: Field<Int?>, max: Int) -> DirectiveParser {
+    { value, config, ctx in
+        if value.isEmpty {
+            config[keyPath: kp] = nil
+            return
+        }
+        guard let n = Int(value), n >= 0, n <= max else {
+            return ctx.error("invalid number \"\(shortened(value))\" (expected 0…\(max))")
+        }
+        config[keyPath: kp] = n
+    }
+}
+
+private func optionalTimeSpan(_ kp: Field<TimeSpan?>) -> DirectiveParser {
+    { value, config, ctx in
+        if value.isEmpty {
+            config[keyPath: kp] = nil
+            return
+        }
+        guard let t = parseTimeSpan(value) else { return ctx.error("invalid time span \"\(shortened(value))\"") }
+        config[keyPath: kp] = t
+    }
+}
+
+private func optionalEnumeration<E: RawRepresentable & CaseIterable & Sendable>(_ kp: Field<E?>)
+    -> DirectiveParser where E.RawValue == String
+{
+    { value, config, ctx in
+        if value.isEmpty {
+            config[keyPath: kp] = nil
+            return
+        }
+        guard let e = E(rawValue: value) else { return ctx.badValue(value) }
+        config[keyPath: kp] = e
+    }
+}
+
 private func signal(_ kp: Field<Int32>) -> DirectiveParser {
     { value, config, ctx in
         if resetIfEmpty(value, &config, kp) { return }
@@ -657,6 +707,13 @@ let directives: [Directive] = {
     add("Service", "StandardOutput", standardOutput(\.standardOutput))
     add("Service", "StandardError", standardOutput(\.standardError))
     add("Service", "SyslogIdentifier", string(\.syslogIdentifier))
+    add("Service", "LogMaxSize", optionalBytes(\.logMaxSize, min: 4096))
+    add("Service", "LogMaxFiles", optionalInt(\.logMaxFiles, max: 100_000))
+    add("Service", "LogMaxUse", optionalBytes(\.logMaxUse, min: 4096))
+    add("Service", "LogRateLimitIntervalSec", optionalTimeSpan(\.logRateLimitInterval))
+    add("Service", "LogRateLimitBurst", optionalInt(\.logRateLimitBurst, max: Int(UInt32.max)))
+    add("Service", "LineMax", optionalBytes(\.lineMax, min: 79))
+    add("Service", "LogTimestamp", optionalEnumeration(\.logTimestamp))
 
     // [Install]
     add("Install", "WantedBy", unitList(\.wantedBy))
@@ -711,7 +768,7 @@ let ignoredServiceDirectives = [
     "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "CPUAffinity", "NUMAPolicy", "NUMAMask",
     "OOMScoreAdjust", "TimerSlackNSec", "Personality", "IgnoreSIGPIPE", "TTYPath", "TTYReset", "TTYVHangup",
     "TTYVTDisallocate", "TTYRows", "TTYColumns", "UtmpIdentifier", "UtmpMode", "SyslogFacility", "SyslogLevel",
-    "SyslogLevelPrefix", "LogLevelMax", "LogExtraFields", "LogRateLimitIntervalSec", "LogRateLimitBurst",
+    "SyslogLevelPrefix", "LogLevelMax", "LogExtraFields", 
     "LogFilterPatterns", "LogNamespace", "StandardInputText", "StandardInputData", "KeyringMode", "PAMName",
     "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted", "ImportCredential",
     "RemoveIPC", "NetworkNamespacePath", "IPCNamespacePath", "CoredumpFilter",

@@ -72,6 +72,14 @@ public enum NotifyAccess: String, Sendable, CaseIterable {
     case none, main, exec, all
 }
 
+/// How log records are stamped.
+public enum LogTimestampFormat: String, Sendable, CaseIterable {
+    /// `2026-11-22T02:50:01.123456Z`
+    case iso
+    /// `@4000000069203b5d1c2b3a40` (TAI64N, as `multilog t` writes it)
+    case tai64n
+}
+
 /// `StandardInput=`.
 public enum StandardInput: Hashable, Sendable {
     case null
@@ -333,6 +341,21 @@ public struct ServiceConfig: Sendable {
     public var standardOutput: StandardOutput = .journal
     public var standardError: StandardOutput = .inherit
     public var syslogIdentifier: String?
+
+    // Logs (tend's own directives; nil means the manager's default from tend.conf)
+    /// `LogMaxSize=`: rotate `current` once it grows past this many bytes.
+    public var logMaxSize: UInt64?
+    /// `LogMaxFiles=`: rotated segments to keep.
+    public var logMaxFiles: Int?
+    /// `LogMaxUse=`: bytes all of the unit's log files may use together.
+    public var logMaxUse: UInt64?
+    /// `LogRateLimitIntervalSec=` / `LogRateLimitBurst=`: at most Burst lines per interval (journald's rule).
+    public var logRateLimitInterval: TimeSpan?
+    public var logRateLimitBurst: Int?
+    /// `LineMax=`: longer lines are split.
+    public var lineMax: UInt64?
+    /// `LogTimestamp=`: `iso` (default) or `tai64n` (multilog's `@…` labels, for tai64nlocal).
+    public var logTimestamp: LogTimestampFormat?
 
     // [Install]
     public var wantedBy: [String] = []

@@ -1,0 +1,250 @@
+import CTend
+import Glibc
+
+/// Reads a unit's log from the files alone (`LOG_DIR/UNIT/`: rotated `@….s` segments, then `current`), so it
+/// works with or without a running manager. Segments are named by their first record's time, and records are
+/// in time order, so a time range is found with a binary search, not a scan: the cost of `--since` grows with
+/// the logarithm of the store's size.
+public enum LogReader {
+    public struct Segment: Sendable {
+        public var path: String
+        public var start: UInt64
+        public var size: UInt64
+    }
+
+    /// Rotated segments, oldest first.
+    public static func segments(in directory: String) -> [Segment] {
+        var out: [Segment] = []
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            let base = name.hasSuffix(".s") && name.utf8.count > LogFormat.taiWidth + 2
+                ? String(name.prefix(LogFormat.taiWidth)) + ".s" : name
+            guard let start = LogFormat.segmentStart(base) else { continue }
+            var st = stat()
+            let path = directory + "/" + name
+            guard stat(path, &st) == 0 else { continue }
+            out.append(Segment(path: path, start: start, size: UInt64(st.st_size)))
+        }
+        return out.sorted { ($0.start, $0.path) < ($1.start, $1.path) }
+    }
+
+    /// Every file of the log in time order (segments, then `current`).
+    public static func files(in directory: String) -> [String] {
+        var files = segments(in: directory).map(\.path)
+        if access(directory + "/current", F_OK) == 0 { files.append(directory + "/current") }
+        return files
+    }
+
+    public static func firstTimestamp(path: String) -> UInt64? {
+        guard let fd = try? Posix.open(path, O_RDONLY) else { return nil }
+        defer { Posix.close(fd) }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 64, 0) }
+        return n > 0 ? LogFormat.timestamp(buf[0..<n]) : nil
+    }
+
+    /// The last `count` records of the files, oldest first (reading backwards from the end).
+    public static func tail(directory: String, count: Int) -> [[UInt8]] {
+        guard count > 0 else { return [] }
+        var result: [[UInt8]] = []
+        for path in files(in: directory).reversed() {
+            let lines = tail(path: path, count: count - result.count)
+            result = lines + result
+            if result.count >= count { break }
+        }
+        return result
+    }
+
+    static func tail(path: String, count: Int) -> [[UInt8]] {
+        guard count > 0, let fd = try? Posix.open(path, O_RDONLY) else { return [] }
+        defer { Posix.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return [] }
+        var end = Int(st.st_size)
+        var collected: [UInt8] = []
+        var newlines = 0
+        var chunk = 16384
+        while end > 0 && newlines <= count {
+            let start = max(0, end - chunk)
+            var buf = [UInt8](repeating: 0, count: end - start)
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
+            guard n > 0 else { break }
+            for b in buf[0..<n] where b == 10 { newlines += 1 }
+            collected = Array(buf[0..<n]) + collected
+            end = start
+            chunk = min(chunk * 2, 1 << 20)
+        }
+        var lines = collected.split(separator: 10, omittingEmptySubsequences: false).map(Array.init)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return Array(lines.suffix(count))
+    }
+
+    /// The byte offset of the first record at or after `time` in a file (or its size when there is none): a
+    /// binary search over byte offsets, each probe resynchronised to the next record start.
+    ///
+    /// Invariant: with A the answer, `lo` is a record start at or before A whose record (if lo < A) is older
+    /// than `time`, and A <= recordAfter(hi).
+    public static func offset(ofFirstRecordAtOrAfter time: UInt64, fd: Int32, size: Int) -> Int {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        /// The first record start at or after p.
+        func recordAfter(_ p: Int) -> Int {
+            if p == 0 { return 0 }
+            var pos = p - 1
+            while pos < size {
+                let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(pos)) }
+                guard n > 0 else { return size }
+                if let nl = buf[0..<n].firstIndex(of: 10) { return pos + nl + 1 }
+                pos += n
+            }
+            return size
+        }
+        func timestamp(at p: Int) -> UInt64? {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 64, off_t(p)) }
+            return n > 0 ? LogFormat.timestamp(buf[0..<n]) : nil
+        }
+        var lo = 0
+        var hi = size
+        while hi - lo > 8192 {
+            let mid = lo + (hi - lo) / 2
+            let r = recordAfter(mid)
+            if r >= hi || (timestamp(at: r) ?? .max) >= time {
+                hi = mid
+            } else {
+                lo = r
+            }
+        }
+        // A few KiB (plus at most one long line) from a record start.
+        var pos = lo
+        while pos < size {
+            if let ts = timestamp(at: pos), ts >= time { return pos }
+            pos = recordAfter(pos + 1)
+        }
+        return size
+    }
+
+    /// Calls `body` with each record in [since, until] (either may be nil), oldest first; `body` returns false
+    /// to stop.
+    public static func scan(directory: String, since: UInt64?, until: UInt64?, _ body: ([UInt8]) -> Bool) {
+        let segs = segments(in: directory)
+        var paths: [(String, UInt64)] = segs.map { ($0.path, $0.start) }
+        if access(directory + "/current", F_OK) == 0 {
+            paths.append((directory + "/current", firstTimestamp(path: directory + "/current") ?? 0))
+        }
+        for (i, (path, start)) in paths.enumerated() {
+            if let until, start > until { break }
+            // A file ends where the next one starts: skip files entirely before `since`.
+            if let since, i + 1 < paths.count, paths[i + 1].1 < since { continue }
+            guard let fd = try? Posix.open(path, O_RDONLY) else { continue }
+            defer { Posix.close(fd) }
+            var st = stat()
+            fstat(fd, &st)
+            let size = Int(st.st_size)
+            var pos = since.map { offset(ofFirstRecordAtOrAfter: $0, fd: fd, size: size) } ?? 0
+            var carry: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 1 << 20)
+            while pos < size {
+                let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(pos)) }
+                guard n > 0 else { break }
+                pos += n
+                var start = 0
+                for j in 0..<n where buf[j] == 10 {
+                    let line = carry.isEmpty ? Array(buf[start..<j]) : carry + buf[start..<j]
+                    carry = []
+                    start = j + 1
+                    if let until, let ts = LogFormat.timestamp(line.prefix(LogFormat.isoWidth)), ts > until { return }
+                    if !body(line) { return }
+                }
+                carry += buf[start..<n]
+            }
+        }
+    }
+}
+
+/// Follows a unit's log as it grows, across rotation (the renamed file is read to its end, then the new
+/// `current` from its start) and across service restarts (same file). inotify, no polling.
+public final class LogFollower {
+    public let directory: String
+    private var fd: Int32 = -1
+    private var inode: ino_t = 0
+    private var offset: off_t = 0
+    private var carry: [UInt8] = []
+
+    /// Starts at the current end of the log (what existed before is the caller's to print).
+    public init(directory: String) {
+        self.directory = directory
+        reopen(fromEnd: true)
+    }
+
+    deinit { if fd >= 0 { Posix.close(fd) } }
+
+    private func reopen(fromEnd: Bool) {
+        if fd >= 0 { Posix.close(fd) }
+        fd = (try? Posix.open(directory + "/current", O_RDONLY)) ?? -1
+        carry = []
+        guard fd >= 0 else {
+            offset = 0
+            inode = 0
+            return
+        }
+        var st = stat()
+        fstat(fd, &st)
+        inode = st.st_ino
+        offset = fromEnd ? off_t(st.st_size) : 0
+    }
+
+    /// New complete records since the last call.
+    public func poll() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        while true {
+            if fd >= 0 { out += readNew() }
+            // Rotated (or created) since we opened it? Finish the old file, then switch.
+            var st = stat()
+            let exists = stat(directory + "/current", &st) == 0
+            if exists && (fd < 0 || st.st_ino != inode) {
+                if fd >= 0 { out += readNew() }
+                reopen(fromEnd: false)
+                continue
+            }
+            return out
+        }
+    }
+
+    private func readNew() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            guard n > 0 else { break }
+            offset += off_t(n)
+            var start = 0
+            for j in 0..<n where buf[j] == 10 {
+                out.append(carry.isEmpty ? Array(buf[start..<j]) : carry + buf[start..<j])
+                carry = []
+                start = j + 1
+            }
+            carry += buf[start..<n]
+        }
+        return out
+    }
+}
+
+/// The units that have a log under a log directory.
+public enum LogDirectoryListing {
+    public static func units(in root: String) -> [String] {
+        guard let dir = opendir(root) else { return [] }
+        defer { closedir(dir) }
+        var out: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
+            if Posix.isDirectory(root + "/" + name) { out.append(name) }
+        }
+        return out.sorted()
+    }
+}
