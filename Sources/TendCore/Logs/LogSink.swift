@@ -254,9 +254,11 @@ public final class LogSink {
         lines = 0
     }
 
+    /// A line still waiting for its end is written out once no more of it has come for `partialFlushDelay`
+    /// (re-armed at every read, so a line arriving in pieces at full speed is never cut).
     private func armPartialFlush() {
         let pending = !partial[0].isEmpty || !partial[1].isEmpty
-        if pending && !partialTimerArmed {
+        if pending {
             partialTimerArmed = true
             loop.setDeadline(ObjectIdentifier(self), at: Posix.monotonicNow + LogSink.partialFlushDelay) {
                 [unowned self] in
