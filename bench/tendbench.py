@@ -35,7 +35,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 MS = 1e6
-WORKLOADS = ["restart", "footprint", "bringup", "idle", "status"]
+WORKLOADS = ["restart", "footprint", "bringup", "idle", "status", "logs", "logsince", "notify"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -183,9 +183,9 @@ def summary(values, nd=3):
 
 
 # ------------------------------------------------------------------ helper
-def build_marker():
-    src = BENCH / "helpers" / "marker.c"
-    out = OUT / "marker"
+def build_marker(name="marker"):
+    src = BENCH / "helpers" / f"{name}.c"
+    out = OUT / name
     if out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
         return out
     OUT.mkdir(exist_ok=True)
@@ -198,8 +198,8 @@ def build_marker():
         cmd.remove("-static")
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
-            sys.exit("building marker failed:\n" + r.stderr)
-        print("note: static link failed, marker built dynamically", file=sys.stderr)
+            sys.exit(f"building {name} failed:\n" + r.stderr)
+        print(f"note: static link failed, {name} built dynamically", file=sys.stderr)
     return out
 
 
@@ -244,12 +244,13 @@ class Daemon:
             d.mkdir()
         self.proc = None
         self.stop_info = {}
+        self.extra_args = []
 
     def __enter__(self):
         for name, text in self.units.items():
             (self.unitdir / f"{name}.service").write_text(text)
         argv = self.b.tend + ["daemon", "--units", str(self.unitdir), "--state-dir", str(self.state),
-                              "--log-dir", str(self.logs)]
+                              "--log-dir", str(self.logs)] + self.extra_args
         self.errf = open(self.tmp / "daemon.out", "wb")
         self.t_spawn_ns = time.monotonic_ns()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.errf,
@@ -582,6 +583,190 @@ class Bench:
             res["true_floor"] = {"ms": summary(floor)}
             out["by_n"][str(n)] = res
 
+    # ---------------------------------------------------------------- logs
+    def logs(self):
+        """One service writes 1,000,000 numbered 100-byte lines as fast as it can; the manager stamps and stores
+        them. Wall time from `tend start` to the last line on disk, then every sequence number is checked."""
+        n = 200_000 if self.quick else 1_000_000
+        reps = 1 if self.quick else 3
+        lines_bin = build_marker("lines")
+        out = {"params": {"lines": n, "bytes_per_line": 100, "reps": reps,
+                          "t0": "right before `tend start --no-block`", "done": "last line visible in the log files"},
+               "runs": []}
+        for r in range(reps):
+            d = Daemon(self, f"logs{r}", {"flood": "\n".join([
+                "[Service]", "Type=oneshot", f"ExecStart={lines_bin} {n}", "LogMaxSize=64M", "LogMaxUse=4G",
+                "LogMaxFiles=1000", ""])})
+            d.extra_args = ["--no-start"]
+            rec = {}
+            with d:
+                d.ctl(["list"])  # the manager answers: it is up
+                time.sleep(0.2)
+                cpu0 = run_ns(d.proc.pid)
+                t0 = time.monotonic()
+                d.ctl(["start", "flood", "--no-block"])
+                logdir = d.logs / "flood.service"
+                last = f"L{n:010d} ".encode()
+                deadline = time.monotonic() + 120
+                done = False
+                while time.monotonic() < deadline:
+                    cur = logdir / "current"
+                    try:
+                        with open(cur, "rb") as f:
+                            f.seek(0, 2)
+                            size = f.tell()
+                            f.seek(max(0, size - 400))
+                            if last in f.read():
+                                done = True
+                                break
+                    except FileNotFoundError:
+                        pass
+                    time.sleep(0.002)
+                wall = time.monotonic() - t0
+                cpu = (run_ns(d.proc.pid) - cpu0) / 1e9
+                rec["wall_s"] = round(wall, 3)
+                rec["lines_per_s"] = round(n / wall) if done else None
+                rec["mb_per_s"] = round(n * 100 / wall / 1e6, 1) if done else None
+                rec["manager_cpu_s"] = round(cpu, 3)
+                rec["manager_cpu_s_per_million"] = round(cpu * 1_000_000 / n, 3)
+                # Check every sequence number.
+                seen, dup, corrupt, prefix_len = set(), 0, 0, None
+                files = sorted(logdir.glob("@*.s")) + [logdir / "current"]
+                expected = 1
+                out_of_order = 0
+                for fpath in files:
+                    with open(fpath, "rb") as f:
+                        for line in f:
+                            i = line.find(b" L")
+                            if i < 0:
+                                continue
+                            try:
+                                k = int(line[i + 2:i + 12])
+                            except ValueError:
+                                corrupt += 1
+                                continue
+                            if prefix_len is None:
+                                prefix_len = i + 1
+                            if k in seen:
+                                dup += 1
+                            seen.add(k)
+                            if k != expected:
+                                out_of_order += 1
+                            expected = k + 1
+                rec["lost"] = n - len(seen)
+                rec["duplicated"] = dup
+                rec["corrupt"] = corrupt
+                rec["out_of_order"] = out_of_order
+                rec["prefix_bytes"] = prefix_len
+                rec["files"] = len(files)
+            out["runs"].append(rec)
+        ok = [x["lines_per_s"] for x in out["runs"] if x.get("lines_per_s")]
+        out["lines_per_s_median"] = round(statistics.median(ok)) if ok else None
+        return out
+
+    # ---------------------------------------------------------------- logsince
+    def logsince(self):
+        """`tend logs --since T` over a large store (written directly, in tend's format): time to the first line,
+        for stores of growing size. It should not grow with the store (binary search, not a scan)."""
+        sizes = [100, 300] if self.quick else [100, 1000]
+        out = {"params": {"store_mb": sizes, "query": "tend logs u --log-dir D --since MIDDLE -n ... (first line)",
+                          "reps": 10}, "by_mb": {}}
+        tmp = Path(tempfile.mkdtemp(prefix="tendbench-logsince-"))
+        try:
+            for mb in sizes:
+                d = tmp / f"store{mb}" / "u.service"
+                d.mkdir(parents=True)
+                t0_us = 1_795_000_000_000_000
+                step_us = 1000
+                per_seg = 16 << 20
+                line_tail = " out 42 " + "x" * 64 + "\n"
+                rec_len = 27 + len(line_tail)
+                total_records = mb * 1_000_000 // rec_len
+                per_file = per_seg // rec_len
+                k = 0
+                files = []
+                while k < total_records:
+                    cnt = min(per_file, total_records - k)
+                    start = t0_us + k * step_us
+                    stamp = dt.datetime.fromtimestamp(start / 1e6, dt.timezone.utc)
+                    chunks = []
+                    base_s = start // 1_000_000
+                    for j in range(cnt):
+                        us = start + j * step_us
+                        sec = us // 1_000_000
+                        if j == 0 or sec != base_s:
+                            base_s = sec
+                            head = dt.datetime.fromtimestamp(sec, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+                        chunks.append(f"{head}{us % 1_000_000:06d}Z{line_tail}")
+                    files.append((start, "".join(chunks)))
+                    k += cnt
+                for i, (start, text) in enumerate(files):
+                    name = "current" if i == len(files) - 1 else "@%016x%08x.s" % ((1 << 62) + 10 + start // 1_000_000, (start % 1_000_000) * 1000)
+                    (d / name).write_text(text)
+                middle = t0_us + (total_records // 2) * step_us
+                ts = []
+                argv = self.tend + ["logs", "u", "--log-dir", str(d.parent), "--since", f"@{middle / 1e6:.6f}", "-o", "cat"]
+                for _ in range(10):
+                    t0 = time.perf_counter()
+                    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    first = p.stdout.readline()
+                    ts.append((time.perf_counter() - t0) * 1000)
+                    p.kill()
+                    p.wait()
+                out["by_mb"][str(mb)] = {"first_line_ms": summary(ts), "records": total_records,
+                                         "files": len(files), "ok": bool(first)}
+                shutil.rmtree(d.parent, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+    # ---------------------------------------------------------------- notify
+    def notify(self):
+        """sd_notify: datagrams processed per second by the manager (one sender flooding STATUS=n), and the
+        latency from a service's READY=1 to the unit being active (the manager's ActiveEnterTimestamp)."""
+        count = 100_000 if self.quick else 500_000
+        reps = 5 if self.quick else 20
+        notifier = build_marker("notifier")
+        out = {"params": {"flood_datagrams": count, "ready_reps": reps}}
+        d = Daemon(self, "notify", {
+            "flood": "\n".join(["[Service]", "NotifyAccess=all", f"ExecStart={notifier} flood {count}", ""]),
+        })
+        with d:
+            d.ctl(["list"])
+            cpu0 = run_ns(d.proc.pid)
+            t0 = time.monotonic()
+            deadline = t0 + 120
+            accepted = 0
+            while time.monotonic() < deadline:
+                _, r = d.ctl(["show", "flood", "-p", "NotifyMessagesAccepted"])
+                try:
+                    accepted = int(r.stdout.strip().split("=")[1])
+                except (IndexError, ValueError):
+                    accepted = 0
+                if accepted >= count:
+                    break
+                time.sleep(0.01)
+            wall = time.monotonic() - t0
+            out["flood"] = {"accepted": accepted, "wall_s": round(wall, 3),
+                            "datagrams_per_s": round(accepted / wall) if accepted >= count else None,
+                            "manager_cpu_s": round((run_ns(d.proc.pid) - cpu0) / 1e9, 3)}
+        lat = []
+        d = Daemon(self, "ready", {})
+        d.units = {"ready": "\n".join(["[Service]", "Type=notify", f"ExecStart={notifier} ready {d.marks}", ""])}
+        with d:
+            d.ctl(["list"])
+            for i in range(reps):
+                _, r = d.ctl(["restart", "ready"])
+                _, s = d.ctl(["status", "ready", "-o", "json", "-n", "0"])
+                try:
+                    active_us = json.loads(s.stdout)[0]["activeEnterTimestamp"]
+                    sent_us = int(Path(d.marks).read_text().split()[-1])
+                    lat.append((active_us - sent_us) / 1000)
+                except (ValueError, KeyError, IndexError, OSError):
+                    pass
+        out["ready_to_active_ms"] = summary(lat)
+        return out
+
     # ---------------------------------------------------------------- run
     def run(self, names):
         self.marker = build_marker()
@@ -662,6 +847,23 @@ def print_table(results, path):
                          f"p50 {fmt(l['p50'], 2)}  p90 {fmt(l['p90'], 2)}  (/bin/true {fmt(t['p50'], 2)})"))
         else:
             rows.append((f"status, {n} services", x.get("error", "?")))
+    lg = results.get("logs", {})
+    if "runs" in lg:
+        x = lg["runs"][-1]
+        rows.append((f"log ingest, {lg['params']['lines']} x 100 B lines",
+                     f"median {fmt(lg.get('lines_per_s_median'))} lines/s  ({fmt(x.get('mb_per_s'))} MB/s last run)"
+                     f"  lost {x.get('lost')} dup {x.get('duplicated')} corrupt {x.get('corrupt')}"
+                     f"  manager CPU {fmt(x.get('manager_cpu_s_per_million'), 2)} s per million lines"))
+    for mb, x in results.get("logsince", {}).get("by_mb", {}).items():
+        rows.append((f"`tend logs --since`, {mb} MB store (ms)",
+                     f"first line p50 {fmt(x['first_line_ms']['p50'], 2)}  p90 {fmt(x['first_line_ms']['p90'], 2)}"
+                     f"  ({x['files']} files)"))
+    nt = results.get("notify", {})
+    if "flood" in nt:
+        rows.append(("sd_notify datagrams processed per second",
+                     f"{fmt(nt['flood'].get('datagrams_per_s'))}  (manager CPU {nt['flood'].get('manager_cpu_s')} s)"))
+        L = nt.get("ready_to_active_ms", {})
+        rows.append(("READY=1 -> active (ms)", f"p50 {fmt(L.get('p50'), 3)}  p90 {fmt(L.get('p90'), 3)}  n={L.get('n')}"))
     for name, rec in results.items():
         if rec.get("error"):
             rows.append((f"{name}: ERROR", rec["error"][:200]))

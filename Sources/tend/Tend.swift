@@ -382,41 +382,76 @@ struct Logs: ParsableCommand {
                 return true
             }
             let limit = lines ?? (follow ? 10 : nil)
-            // Collect: the whole range when filtering or bounded by time, else just the tails.
-            var records: [(time: UInt64, unit: String, line: [UInt8])] = []
-            for (unit, dir) in dirs {
-                if sinceUS == nil && untilUS == nil && stream == nil && regex == nil, let limit {
-                    for line in LogReader.tail(directory: dir, count: limit) {
-                        records.append((LogFormat.timestamp(line) ?? 0, unit, line))
+            if limit == nil && !reverse {
+                // Streamed: each unit's records come from a cursor, merged by time as they are read, so the
+                // first line is out after one binary search, however large the store.
+                try streamMerged(dirs, since: sinceUS, until: untilUS, filter: filter)
+            } else {
+                var records: [(time: UInt64, unit: String, line: [UInt8])] = []
+                for (unit, dir) in dirs {
+                    if sinceUS == nil && untilUS == nil && stream == nil && regex == nil, let limit {
+                        for line in LogReader.tail(directory: dir, count: limit) {
+                            records.append((LogFormat.timestamp(line) ?? 0, unit, line))
+                        }
+                        continue
                     }
-                } else {
                     var mine: [(UInt64, String, [UInt8])] = []
-                    LogReader.scan(directory: dir, since: sinceUS, until: untilUS) { line in
-                        if filter(line) { mine.append((LogFormat.timestamp(line) ?? 0, unit, line)) }
-                        if let limit, mine.count > 4 * max(limit, 1024) { mine.removeFirst(mine.count - limit) }
-                        return true
+                    let cursor = LogCursor(directory: dir, since: sinceUS, until: untilUS)
+                    while let line = cursor.next() {
+                        guard filter(line) else { continue }
+                        mine.append((LogFormat.timestamp(line) ?? 0, unit, line))
+                        if let limit, mine.count > 2 * max(limit, 4096) { mine.removeFirst(mine.count - limit) }
                     }
                     records += mine
                 }
-            }
-            if dirs.count > 1 {
-                // Stable merge by time: records of one unit keep their order.
-                records = records.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
-            }
-            if let limit { records = Array(records.suffix(limit)) }
-            if reverse { records.reverse() }
-            var text = ""
-            for r in records {
-                text += LogText.render(r.line, unit: r.unit, format)
-                if text.utf8.count > 1 << 16 {
-                    out(text)
-                    text = ""
+                if dirs.count > 1 {
+                    // Stable merge by time: records of one unit keep their order.
+                    records = records.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
                 }
+                if let limit { records = Array(records.suffix(limit)) }
+                if reverse { records.reverse() }
+                var text = ""
+                for r in records {
+                    text += LogText.render(r.line, unit: r.unit, format)
+                    if text.utf8.count > 1 << 16 {
+                        out(text)
+                        text = ""
+                    }
+                }
+                out(text)
             }
-            out(text)
             guard follow else { return }
             try followLogs(dirs, filter: filter, until: untilUS)
         }
+    }
+
+    /// Prints the records of several units in time order as they are read (a k-way merge of cursors).
+    func streamMerged(_ dirs: [(String, String)], since: UInt64?, until: UInt64?, filter: ([UInt8]) -> Bool) throws {
+        let cursors = dirs.map { LogCursor(directory: $0.1, since: since, until: until) }
+        func nextKept(_ c: LogCursor) -> [UInt8]? {
+            while let line = c.next() {
+                if filter(line) { return line }
+            }
+            return nil
+        }
+        var heads: [(time: UInt64, line: [UInt8])?] = cursors.map { c in nextKept(c).map { (LogFormat.timestamp($0) ?? 0, $0) } }
+        var text = ""
+        while true {
+            var best: Int?
+            for (i, h) in heads.enumerated() {
+                guard let h else { continue }
+                if best == nil || h.time < heads[best!]!.time { best = i }
+            }
+            guard let i = best, let head = heads[i] else { break }
+            text += LogText.render(head.line, unit: dirs[i].0, format)
+            // The first lines go out at once; after that, in blocks.
+            if text.utf8.count > 1 << 16 || text.utf8.count > 0 && heads.count == 1 && text.utf8.count > 4096 {
+                out(text)
+                text = ""
+            }
+            heads[i] = nextKept(cursors[i]).map { (LogFormat.timestamp($0) ?? 0, $0) }
+        }
+        out(text)
     }
 
     /// The running manager's log directory, if one answers.

@@ -129,38 +129,99 @@ public enum LogReader {
     /// Calls `body` with each record in [since, until] (either may be nil), oldest first; `body` returns false
     /// to stop.
     public static func scan(directory: String, since: UInt64?, until: UInt64?, _ body: ([UInt8]) -> Bool) {
-        let segs = segments(in: directory)
-        var paths: [(String, UInt64)] = segs.map { ($0.path, $0.start) }
+        let cursor = LogCursor(directory: directory, since: since, until: until)
+        while let line = cursor.next() {
+            if !body(line) { return }
+        }
+    }
+}
+
+/// Reads a unit's records in [since, until] one at a time, oldest first, opening one file at a time: the first
+/// record comes after a binary search and one read, however large the store.
+public final class LogCursor {
+    private var files: [(path: String, start: UInt64)]
+    private let since: UInt64?
+    private let until: UInt64?
+    private var fd: Int32 = -1
+    private var pos = 0
+    private var size = 0
+    private var buffer: [UInt8] = []
+    private var bufferStart = 0
+    private var finished = false
+
+    public init(directory: String, since: UInt64?, until: UInt64?) {
+        self.since = since
+        self.until = until
+        var paths: [(String, UInt64)] = LogReader.segments(in: directory).map { ($0.path, $0.start) }
         if access(directory + "/current", F_OK) == 0 {
-            paths.append((directory + "/current", firstTimestamp(path: directory + "/current") ?? 0))
+            paths.append((directory + "/current", LogReader.firstTimestamp(path: directory + "/current") ?? 0))
         }
-        for (i, (path, start)) in paths.enumerated() {
+        // A file ends where the next one starts: files entirely before `since` are never opened.
+        if let since {
+            while paths.count > 1 && paths[1].1 < since { paths.removeFirst() }
+        }
+        files = paths
+    }
+
+    deinit { if fd >= 0 { Posix.close(fd) } }
+
+    private func openNext() -> Bool {
+        if fd >= 0 { Posix.close(fd) }
+        fd = -1
+        while !files.isEmpty {
+            let (path, start) = files.removeFirst()
             if let until, start > until { break }
-            // A file ends where the next one starts: skip files entirely before `since`.
-            if let since, i + 1 < paths.count, paths[i + 1].1 < since { continue }
-            guard let fd = try? Posix.open(path, O_RDONLY) else { continue }
-            defer { Posix.close(fd) }
+            guard let f = try? Posix.open(path, O_RDONLY) else { continue }
             var st = stat()
-            fstat(fd, &st)
-            let size = Int(st.st_size)
-            var pos = since.map { offset(ofFirstRecordAtOrAfter: $0, fd: fd, size: size) } ?? 0
-            var carry: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 1 << 20)
-            while pos < size {
-                let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(pos)) }
-                guard n > 0 else { break }
-                pos += n
-                var start = 0
-                for j in 0..<n where buf[j] == 10 {
-                    let line = carry.isEmpty ? Array(buf[start..<j]) : carry + buf[start..<j]
-                    carry = []
-                    start = j + 1
-                    if let until, let ts = LogFormat.timestamp(line.prefix(LogFormat.isoWidth)), ts > until { return }
-                    if !body(line) { return }
-                }
-                carry += buf[start..<n]
-            }
+            fstat(f, &st)
+            fd = f
+            size = Int(st.st_size)
+            pos = since.map { LogReader.offset(ofFirstRecordAtOrAfter: $0, fd: f, size: size) } ?? 0
+            buffer = []
+            bufferStart = 0
+            return true
         }
+        finished = true
+        return false
+    }
+
+    /// The next record (without its newline), or nil at the end of the range.
+    public func next() -> [UInt8]? {
+        while !finished {
+            if fd < 0 && !openNext() { return nil }
+            if let nl = buffer[bufferStart...].firstIndex(of: 10) {
+                let line = Array(buffer[bufferStart..<nl])
+                bufferStart = nl + 1
+                if let until, let ts = LogFormat.timestamp(line.prefix(LogFormat.isoWidth)), ts > until {
+                    finished = true
+                    return nil
+                }
+                return line
+            }
+            // Refill: keep the unfinished tail, read the next block.
+            buffer.removeFirst(bufferStart)
+            bufferStart = 0
+            guard pos < size else {
+                if !buffer.isEmpty {
+                    // A last record without newline (a file cut short): yield it as it is.
+                    let line = buffer
+                    buffer = []
+                    return line
+                }
+                if !openNext() { return nil }
+                continue
+            }
+            let want = min(1 << 18, size - pos)
+            var chunk = [UInt8](repeating: 0, count: want)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(pos)) }
+            guard n > 0 else {
+                pos = size
+                continue
+            }
+            pos += n
+            buffer += chunk[0..<n]
+        }
+        return nil
     }
 }
 

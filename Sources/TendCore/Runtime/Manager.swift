@@ -19,9 +19,9 @@ public struct ManagerOptions: Sendable {
 
 /// The manager-wide log settings (tend.conf's `[Logs]`), each overridable per unit in `[Service]`.
 public struct LogDefaults: Sendable {
-    public var maxSize: UInt64 = 10 << 20
-    public var maxFiles: Int = 10
-    public var maxUse: UInt64 = 128 << 20
+    public var maxSize: UInt64 = 16 << 20
+    public var maxFiles: Int = 32
+    public var maxUse: UInt64 = 512 << 20
     /// Generous: only a runaway service (over 5 million lines in 30 s) is limited.
     public var rateInterval: TimeSpan = .seconds(30)
     public var rateBurst: Int = 5_000_000
