@@ -941,6 +941,17 @@ def compare_report(ours_path, anchors_path):
               g(anc.get(("control", "daemontools")), "latency_ms", "p50"), "svstat", "<= 1.0x")
     abs_row("status, 1000 svc (ms)", g(st, "by_n", "1000", "status", "ms", "p50"), None, "-", 15.0,
             "<= 15 ms")
+    ratio_row("list --all, 100 svc (ms)", g(st, "by_n", "100", "list", "ms", "p50"),
+              g(anc.get(("control", "daemontools")), "latency_ms", "p50"), "svstat", "<= 1.0x")
+    abs_row("list --all, 1000 svc (ms)", g(st, "by_n", "1000", "list", "ms", "p50"), None, "-", 15.0, "<= 15 ms")
+    lt = ours.get("logs", {}).get("lines_per_s_median")
+    la = g(anc.get(("logs", "s6")), "lines_per_s_median")
+    if lt and la:
+        q = lt / la
+        rows.append(("log ingest (lines/s)", fmt(lt), fmt(la), "s6-log", f"{q:.2f}x", ">= 2x",
+                     "ok" if q >= 2 and all(x.get("lost") == 0 for x in ours["logs"]["runs"]) else "MISS"))
+    else:
+        rows.append(("log ingest (lines/s)", fmt(lt), fmt(la), "s6-log", "-", ">= 2x", "n/a"))
     hdr = ("figure", "tend", "anchor", "anchor is", "ratio", "target", "verdict")
     w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
     print()
@@ -959,6 +970,8 @@ def compare_report(ours_path, anchors_path):
             print(f"  PSS       {a:<12} " + "  ".join(f"N={k}: {fmt(v['pss_kib'] / 1024, 2)} MiB"
                                                    for k, v in (r.get("by_n") or {}).items()
                                                    if isinstance(v, dict) and "pss_kib" in v))
+        elif wl == "logs":
+            print(f"  logs      {a:<12} {fmt(r.get('lines_per_s_median'))} lines/s  lost {r.get('lost_max')}")
         elif wl == "idle":
             print(f"  idle      {a:<12} {fmt(g(r, 'per_s', 'vcsw'), 2)} vcsw/s  "
                   f"{fmt(g(r, 'per_s', 'cpu_ms'), 3)} CPU ms/s")
