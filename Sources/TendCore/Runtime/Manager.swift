@@ -608,7 +608,7 @@ public final class Manager {
     /// One /proc scan serves every check of a loop iteration; pids known to be gone since are left out.
     private func unitProcesses(_ unit: Unit) -> [ProcessInfo] {
         if snapshot == nil {
-            snapshot = ProcessTable.scan()
+            snapshot = ProcessTable.descendants(of: getpid()) ?? ProcessTable.scan()
             goneSinceSnapshot = []
             loop.afterEvents { [unowned self] in
                 self.snapshot = nil

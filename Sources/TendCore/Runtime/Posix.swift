@@ -193,6 +193,49 @@ public enum ProcessTable {
         return out
     }
 
+    /// The processes below `root` (not `root` itself): children as the kernel lists them in
+    /// /proc/PID/task/TID/children, recursively. The manager is a subreaper, so every process a service
+    /// started is in its subtree; walking it reads a handful of files per service process instead of one per
+    /// process on the machine. Nil when the kernel doesn't provide the lists (the caller then scans /proc).
+    public static func descendants(of root: Int32) -> [ProcessInfo]? {
+        var out: [ProcessInfo] = []
+        var queue: [Int32] = [root]
+        var seen: Set<Int32> = [root]
+        var first = true
+        while let pid = queue.popLast() {
+            guard let kids = children(of: pid) else {
+                if first { return nil }
+                continue
+            }
+            first = false
+            for k in kids where seen.insert(k).inserted {
+                if let info = stat(k) { out.append(info) }
+                queue.append(k)
+            }
+        }
+        return out
+    }
+
+    /// Direct children of a process, from every one of its threads' `children` files.
+    static func children(of pid: Int32) -> [Int32]? {
+        guard let dir = opendir("/proc/\(pid)/task") else { return nil }
+        defer { closedir(dir) }
+        var out: [Int32] = []
+        var any = false
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard Int32(name) != nil, let bytes = Posix.readFile("/proc/\(pid)/task/\(name)/children", limit: 1 << 20)
+            else { continue }
+            any = true
+            for word in bytes.split(separator: 32) {
+                if let c = Int32(String(decoding: word, as: UTF8.self)) { out.append(c) }
+            }
+        }
+        return any ? out : nil
+    }
+
     /// /proc/PID/stat, parsed.
     public static func stat(_ pid: Int32) -> ProcessInfo? {
         guard let bytes = Posix.readFile("/proc/\(pid)/stat", limit: 4096) else { return nil }
