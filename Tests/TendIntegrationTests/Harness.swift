@@ -34,28 +34,11 @@ func runCommand(_ argv: [String], environment: [String: String] = [:], timeout: 
     _ = ctend_pipe(&errPipe, 1)
     var env = Posix.environment()
     for (k, v) in environment { env[k] = v }
-    let envList = env.map { "\($0.key)=\($0.value)" }
-    var pid: pid_t = 0
-    var pidfd: Int32 = -1
-    var stage: Int32 = 0
-    var err: Int32 = 0
-    let fds: [Int32] = [-1, outPipe[1], errPipe[1]]
-    let rc = withCStringArray(argv) { a in
-        withCStringArray(envList) { e in
-            argv[0].withCString { path in
-                fds.withUnsafeBufferPointer { fdp in
-                    var attr = ctend_spawn_attr()
-                    attr.path = path
-                    attr.argv = a
-                    attr.envp = e
-                    attr.fd_map = fdp.baseAddress
-                    attr.fd_count = 3
-                    attr.umask = -1
-                    attr.new_session = 1
-                    return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
-                }
-            }
-        }
+    guard let (pid, pidfd) = spawnProcess(argv, environment: env, stdio: [-1, outPipe[1], errPipe[1]], newSession: true)
+    else {
+        Posix.close(outPipe[1])
+        Posix.close(errPipe[1])
+        return CommandResult(status: -1, stdout: "", stderr: "spawn failed")
     }
     Posix.close(outPipe[1])
     Posix.close(errPipe[1])
@@ -64,7 +47,6 @@ func runCommand(_ argv: [String], environment: [String: String] = [:], timeout: 
         Posix.close(errPipe[0])
         if pidfd >= 0 { Posix.close(pidfd) }
     }
-    guard rc == 0 else { return CommandResult(status: -1, stdout: "", stderr: "spawn failed: \(rc)") }
     var out: [UInt8] = []
     var errOut: [UInt8] = []
     let deadline = Posix.monotonicNow + TimeSpan(usec: UInt64(timeout * 1_000_000))
@@ -96,6 +78,37 @@ func runCommand(_ argv: [String], environment: [String: String] = [:], timeout: 
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return CommandResult(status: code, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: errOut, as: UTF8.self))
+}
+
+/// Starts a program (the C spawner: no Foundation.Process, which reaps children of its own); the caller reaps
+/// the pid. `stdio` are descriptors for 0, 1, 2 (-1: /dev/null).
+func spawnProcess(_ argv: [String], environment: [String: String], stdio: [Int32], newSession: Bool = false)
+    -> (pid: Int32, pidfd: Int32)?
+{
+    var pid: pid_t = 0
+    var pidfd: Int32 = -1
+    var stage: Int32 = 0
+    var err: Int32 = 0
+    let envList = environment.map { "\($0.key)=\($0.value)" }
+    let rc = withCStringArray(argv) { a in
+        withCStringArray(envList) { e in
+            argv[0].withCString { path in
+                stdio.withUnsafeBufferPointer { fdp in
+                    var attr = ctend_spawn_attr()
+                    attr.path = path
+                    attr.argv = a
+                    attr.envp = e
+                    attr.fd_map = fdp.baseAddress
+                    attr.fd_count = Int32(stdio.count)
+                    attr.umask = -1
+                    attr.new_session = newSession ? 1 : 0
+                    return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
+                }
+            }
+        }
+    }
+    guard rc == 0 && stage == 0 else { return nil }
+    return (pid, pidfd)
 }
 
 func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
@@ -163,28 +176,9 @@ final class DaemonHarness {
         let argv = [tendBinary, "daemon", "--units", units, "--state-dir", state, "--log-dir", logs] + extraArgs
         let errFD = Glibc.open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { Posix.close(errFD) }
-        var stage: Int32 = 0
-        var err: Int32 = 0
-        let fds: [Int32] = [-1, errFD, errFD]
-        let env = Posix.environment().map { "\($0.key)=\($0.value)" }
-        let rc = withCStringArray(argv) { a in
-            withCStringArray(env) { e in
-                argv[0].withCString { path in
-                    fds.withUnsafeBufferPointer { fdp in
-                        var attr = ctend_spawn_attr()
-                        attr.path = path
-                        attr.argv = a
-                        attr.envp = e
-                        attr.fd_map = fdp.baseAddress
-                        attr.fd_count = 3
-                        attr.umask = -1
-                        attr.new_session = 1
-                        return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
-                    }
-                }
-            }
-        }
-        precondition(rc == 0 && stage == 0, "cannot start \(tendBinary): \(rc)/\(stage)/\(err)")
+        guard let started = spawnProcess(argv, environment: Posix.environment(), stdio: [-1, errFD, errFD], newSession: true)
+        else { preconditionFailure("cannot start \(tendBinary)") }
+        (pid, pidfd) = started
         let up = waitUntil(10) { tend("list").status == 0 }
         precondition(up, "tend daemon did not come up: \(readFile(stderrPath))")
     }
@@ -193,28 +187,8 @@ final class DaemonHarness {
     func spawnBackground(_ argv: [String], stdout path: String) -> Int32 {
         let outFD = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { Posix.close(outFD) }
-        var pid: pid_t = 0
-        var pidfd: Int32 = -1
-        var stage: Int32 = 0
-        var err: Int32 = 0
-        let fds: [Int32] = [-1, outFD, -1]
-        let env = (Posix.environment().merging(["TEND_STATE_DIR": state]) { $1 }).map { "\($0.key)=\($0.value)" }
-        _ = withCStringArray(argv) { a in
-            withCStringArray(env) { e in
-                argv[0].withCString { p in
-                    fds.withUnsafeBufferPointer { fdp in
-                        var attr = ctend_spawn_attr()
-                        attr.path = p
-                        attr.argv = a
-                        attr.envp = e
-                        attr.fd_map = fdp.baseAddress
-                        attr.fd_count = 3
-                        attr.umask = -1
-                        return ctend_spawn(&attr, &pid, &pidfd, &stage, &err)
-                    }
-                }
-            }
-        }
+        let env = Posix.environment().merging(["TEND_STATE_DIR": state]) { $1 }
+        guard let (pid, pidfd) = spawnProcess(argv, environment: env, stdio: [-1, outFD, -1]) else { return -1 }
         if pidfd >= 0 { Posix.close(pidfd) }
         return pid
     }
