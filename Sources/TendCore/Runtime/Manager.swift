@@ -6,8 +6,10 @@ public struct ManagerOptions: Sendable {
     public var unitPaths: [String]
     public var stateDir: String
     public var logDir: String
-    /// Start every loaded service at launch.
+    /// Start units at launch (`--no-start` turns it off).
     public var startAll: Bool = true
+    /// `--target NAME`: the target to start at launch instead of the default (see `JobScheduler.bootStart`).
+    public var defaultTarget: String?
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir
@@ -29,6 +31,9 @@ public final class Unit {
     public internal(set) var loadState: LoadState
     public internal(set) var diagnostics: [Diagnostic]
     public internal(set) var machine: ServiceMachine?
+    /// For a `.target` unit (no machine): its state and configuration.
+    public internal(set) var targetState: TargetState?
+    var targetConfig: ServiceConfig?
     /// Pidfds of the main and control processes, for race-free signalling.
     var pidfds: [Int32: Int32] = [:]
     /// Sessions the unit's commands were started in: its processes, in the absence of a cgroup.
@@ -66,7 +71,11 @@ public final class Unit {
     init(name: UnitName, result: UnitLoadResult, now: MonotonicInstant) {
         self.name = name
         diagnostics = result.diagnostics
-        if let config = result.config, !result.hasErrors {
+        if let config = result.config, !result.hasErrors, name.suffix == "target" {
+            loadState = .loaded
+            targetConfig = config
+            targetState = .inactive
+        } else if let config = result.config, !result.hasErrors {
             loadState = .loaded
             machine = ServiceMachine(config: config, now: now)
         } else {
@@ -75,9 +84,9 @@ public final class Unit {
         }
     }
 
-    public var config: ServiceConfig? { machine?.config }
-    public var activeState: ActiveState { machine?.activeState ?? .inactive }
-    public var subState: String { machine?.state.rawValue ?? "dead" }
+    public var config: ServiceConfig? { machine?.config ?? targetConfig }
+    public var activeState: ActiveState { machine?.activeState ?? (targetState == .active ? .active : .inactive) }
+    public var subState: String { machine?.state.rawValue ?? (targetState == .active ? "active" : "dead") }
 }
 
 /// Errors a request can end in, with the message `tend` prints.
@@ -96,7 +105,7 @@ public struct ManagerError: Error, CustomStringConvertible, Sendable {
 public final class Manager {
     public let options: ManagerOptions
     public let loop: EventLoop
-    public private(set) var units: [String: Unit] = [:]
+    public internal(set) var units: [String: Unit] = [:]
     /// Every unit, by name (sorting the names, not building them for each comparison).
     public var sortedUnits: [Unit] { units.sorted { $0.key < $1.key }.map(\.value) }
     private var loader: UnitLoader
@@ -108,6 +117,10 @@ public final class Manager {
     /// Units currently in a kill state, re-checked when processes go.
     private var killing: Set<ObjectIdentifier> = []
     private var shuttingDown = false
+    var shuttingDownForJobs: Bool { shuttingDown }
+    /// Jobs, dependencies and targets (Manager/JobScheduler.swift).
+    public private(set) lazy var jobs = JobScheduler(manager: self)
+    var managerEnvironmentForConditions: [String: String] { managerEnvironment }
     /// Called once shutdown is complete (all units inactive).
     public var onShutdownComplete: (() -> Void)?
     /// The manager's own event log (stderr, by default).
@@ -151,15 +164,7 @@ public final class Manager {
         try Posix.mkdirs(options.stateDir, mode: 0o755)
         try? Posix.mkdirs(options.logDir, mode: 0o755)
         loadAll()
-        if options.startAll {
-            for unit in sortedUnits where unit.name.suffix == "service" {
-                guard unit.loadState == .loaded else {
-                    for d in unit.diagnostics where d.severity == .error { logHandler(.error, d.description) }
-                    continue
-                }
-                dispatch(unit, .start)
-            }
-        }
+        if options.startAll { jobs.bootStart(target: options.defaultTarget) }
     }
 
     public func run() { loop.run() }
@@ -169,9 +174,7 @@ public final class Manager {
         guard !shuttingDown else { return }
         shuttingDown = true
         logHandler(.info, "Stopping all units.")
-        for unit in units.values where unit.machine != nil {
-            dispatch(unit, .stop)
-        }
+        jobs.stopAll()
         checkShutdownComplete()
     }
 
@@ -195,6 +198,7 @@ public final class Manager {
             let unit = Unit(name: name, result: loader.load(name), now: now)
             units[name.description] = unit
         }
+        jobs.addBuiltinTargets(now: now)
     }
 
     /// Finds a unit by name (loading it on demand, as systemd loads units a command names).
@@ -220,7 +224,10 @@ public final class Manager {
             if let existing = units[name.description] {
                 existing.diagnostics = result.diagnostics
                 existing.enablementCache = nil
-                if let config = result.config, !result.hasErrors {
+                if let config = result.config, !result.hasErrors, existing.targetState != nil {
+                    existing.loadState = .loaded
+                    existing.targetConfig = config
+                } else if let config = result.config, !result.hasErrors {
                     existing.loadState = .loaded
                     if var m = existing.machine {
                         m.updateConfig(config)
@@ -239,6 +246,7 @@ public final class Manager {
         for (key, unit) in units where !seen.contains(key) {
             if unit.activeState == .inactive || unit.activeState == .failed { units[key] = nil }
         }
+        jobs.addBuiltinTargets(now: now)
         logHandler(.info, "Reloaded \(seen.count) unit files.")
     }
 
@@ -256,13 +264,21 @@ public final class Manager {
             completion(false, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found.")
             return
         }
-        guard unit.loadState == .loaded, unit.machine != nil else {
+        guard unit.loadState == .loaded, unit.machine != nil || unit.targetState != nil else {
             let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
             completion(false, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n"))
             return
         }
         if shuttingDown && type != .stop {
             completion(false, "The manager is shutting down.")
+            return
+        }
+        if type == .start || type == .stop || unit.targetState != nil {
+            // Through the job queue: dependencies, ordering, conditions (Manager/JobScheduler.swift).
+            jobs.submit(type == .stop ? .stop : .start, unit.name.description) { result, message in
+                if wait { completion(result == .done, message) }
+            }
+            if !wait { completion(true, nil) }
             return
         }
         if wait {
@@ -282,7 +298,7 @@ public final class Manager {
         dispatch(unit, event)
     }
 
-    private func failureMessage(_ unit: Unit, _ type: JobType) -> String {
+    func failureMessage(_ unit: Unit, _ type: JobType) -> String {
         let verb = type == .start ? "start" : type == .stop ? "stop" : type == .reload ? "reload" : "restart"
         var msg = "Job for \(unit.name) failed"
         if let m = unit.machine {
@@ -382,6 +398,7 @@ public final class Manager {
             let matching = unit.waiters.filter { $0.0 == type }
             unit.waiters.removeAll { $0.0 == type }
             for w in matching { w.1(ok) }
+            jobs.machineJobFinished(unit, type, ok)
         case .log(let level, let message):
             logHandler(level, "\(unit.name): \(message)")
             unit.log?.note(message)
@@ -389,6 +406,7 @@ public final class Manager {
     }
 
     private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+        jobs.unitStateChanged(unit, from: from, to: to)
         if to.isKillState { killing.insert(ObjectIdentifier(unit)) } else { killing.remove(ObjectIdentifier(unit)) }
         if to == .dead || to == .failed || to == .autoRestart {
             for (pid, (fd, token)) in unit.watched {
