@@ -161,6 +161,8 @@ public final class ControlServer {
             conn.reply(.object([("ok", .bool(true))]))
         case "logs":
             logs(request, units, conn)
+        case _ where DependencyRequests.commands.contains(cmd):
+            conn.reply(DependencyRequests.handle(cmd, request, manager: manager))
         case "ping":
             conn.reply(.object([("ok", .bool(true)), ("pid", .int(Int64(getpid())))]))
         default:

@@ -886,15 +886,8 @@ public final class Manager {
 
     private func computeEnablement(_ unit: Unit) -> String {
         guard let config = unit.config else { return "static" }
+        if UnitInstaller.isLinked(unit.name.description, unitPaths: options.unitPaths, hint: config) { return "enabled" }
         if config.wantedBy.isEmpty && config.requiredBy.isEmpty && config.alias.isEmpty { return "static" }
-        for dir in options.unitPaths {
-            for target in config.wantedBy {
-                if access("\(dir)/\(target).wants/\(unit.name)", F_OK) == 0 { return "enabled" }
-            }
-            for target in config.requiredBy {
-                if access("\(dir)/\(target).requires/\(unit.name)", F_OK) == 0 { return "enabled" }
-            }
-        }
         return "disabled"
     }
 }
