@@ -39,6 +39,8 @@ public final class JobScheduler {
         var completions: [(JobResult) -> Void] = []
         /// The unit whose job this one waited for last.
         var blocker: String?
+        /// The machine's account of a failure, taken when it happened (the process log moves on).
+        var failureText: String?
         init(unit: String, kind: JobKind) {
             self.unit = unit
             self.kind = kind
@@ -190,8 +192,8 @@ public final class JobScheduler {
                 timings[planned.unit] = timing
             }
             if planned.unit == anchor, let completion {
-                job.completions.append { [unowned self] result in
-                    completion(result, result == .done ? nil : self.message(anchor, kind, result))
+                job.completions.append { [unowned self, unowned job] result in
+                    completion(result, result == .done ? nil : job.failureText ?? self.message(anchor, kind, result))
                 }
             }
         }
@@ -421,7 +423,11 @@ public final class JobScheduler {
 
     /// A machine finished a job (`.jobFinished` effect). Called inside a dispatch: handled after it.
     func machineJobFinished(_ unit: Unit, _ type: JobType, _ ok: Bool) {
-        pendingFinished.append((unit.name.description, type, ok))
+        let name = unit.name.description
+        if !ok, let job = jobs[name], job.running, job.kind == .start, type == .start || type == .restart {
+            job.failureText = manager.failureMessage(unit, .start)
+        }
+        pendingFinished.append((name, type, ok))
         schedulePump()
     }
 

@@ -275,10 +275,17 @@ public final class Manager {
         }
         if type == .start || type == .stop || unit.targetState != nil {
             // Through the job queue: dependencies, ordering, conditions (Manager/JobScheduler.swift).
+            // With --no-block the client hears of a refused transaction (it fails synchronously), not of the job.
+            var answered = false
             jobs.submit(type == .stop ? .stop : .start, unit.name.description) { result, message in
-                if wait { completion(result == .done, message) }
+                guard !answered else { return }
+                answered = true
+                completion(result == .done || !wait && result == .canceled, message)
             }
-            if !wait { completion(true, nil) }
+            if !answered {
+                answered = !wait
+                if !wait { completion(true, nil) }
+            }
             return
         }
         if wait {
