@@ -305,7 +305,7 @@ public enum Analyze {
             } else if failed {
                 s += "<rect x=\"\(f(x(u.failed!) - 2))\" y=\"\(f(bar))\" width=\"3\" height=\"\(f(barH))\" fill=\"#c62828\"/>\n"
             }
-            var note = u.startDuration.map { span($0) } ?? (failed ? "failed" : "")
+            var note = u.startDuration.map { isTarget && $0 < 0.001 ? "" : span($0) } ?? (failed ? "failed" : "")
             if failed && u.active == nil, let fl = u.failed { note = "failed after \(span(fl - a))" }
             if let h = u.heldBy { note += note.isEmpty ? "after \(h)" : "  · after \(h)" }
             if !note.isEmpty {

@@ -350,6 +350,7 @@ public final class JobScheduler {
                 let outcome = Conditions.evaluate(config.conditions, environment: manager.managerEnvironmentForConditions)
                 if !outcome.conditionsMet || !outcome.assertsMet {
                     timing.skippedBy = outcome.failed
+                    timing.activating = now
                     timings[job.unit] = timing
                     if !outcome.assertsMet {
                         manager.logHandler(.error, "\(job.unit): Assertion failed: \(outcome.failed ?? "")")
