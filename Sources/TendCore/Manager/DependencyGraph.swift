@@ -80,6 +80,15 @@ public struct DependencyGraph: Sendable {
     }
 
     public private(set) var nodes: [String: Node] = [:]
+    /// Ordering facts per unit as sets, for the scheduler's hot path (`mustWait` runs for every neighbour of
+    /// every job on every check; copying a `Node` there costs a retain per list).
+    private var ordering: [String: Ordering] = [:]
+    private struct Ordering: Sendable {
+        var after: Set<String> = []
+        var before: Set<String> = []
+        var conflicts: Set<String> = []
+        var neighbours: [String] = []
+    }
 
     public init(units: [UnitDependencies]) {
         var byName: [String: UnitDependencies] = [:]
@@ -129,6 +138,19 @@ public struct DependencyGraph: Sendable {
                 }
             }
         }
+        indexOrdering()
+    }
+
+    private mutating func indexOrdering() {
+        for (name, n) in nodes {
+            var o = Ordering()
+            o.after = Set(n.after)
+            o.before = Set(n.before)
+            o.conflicts = Set(n.conflicts).union(n.conflictedBy)
+            var seen: Set<String> = []
+            o.neighbours = (n.after + n.before + n.conflicts + n.conflictedBy).filter { seen.insert($0).inserted }
+            ordering[name] = o
+        }
     }
 
     private mutating func appendUnique(_ name: String, _ path: WritableKeyPath<Node, [String]>, _ value: String) {
@@ -159,17 +181,15 @@ public struct DependencyGraph: Sendable {
     /// ordered before (so stops run in reverse order, and a stop goes before a start either way). A start
     /// also waits for the stop of a unit it conflicts with (tend's choice: systemd leaves them unordered).
     public func mustWait(_ ua: String, _ a: JobKind, for ub: String, _ b: JobKind) -> Bool {
-        guard ua != ub else { return false }
-        let n = node(ua)
-        if a != .stop && n.after.contains(ub) { return true }
-        if b == .stop && n.before.contains(ub) { return true }
-        if a == .start && b == .stop && (n.conflicts.contains(ub) || n.conflictedBy.contains(ub)) { return true }
+        guard ua != ub, let o = ordering[ua] else { return false }
+        if a != .stop && o.after.contains(ub) { return true }
+        if b == .stop && o.before.contains(ub) { return true }
+        if a == .start && b == .stop && o.conflicts.contains(ub) { return true }
         return false
     }
 
     /// The units whose jobs `unit`'s job may have to wait for (a superset; `mustWait` decides).
     public func orderingNeighbours(_ unit: String) -> [String] {
-        let n = node(unit)
-        return n.after + n.before + n.conflicts + n.conflictedBy
+        ordering[unit]?.neighbours ?? []
     }
 }

@@ -48,8 +48,12 @@ public final class JobScheduler {
     }
 
     private var jobs: [String: Job] = [:]
-    /// Jobs in the order they were queued (for a deterministic pass).
-    private var order: [String] = []
+    /// Queue position of each job (for a deterministic pass) and the jobs whose runnability may have changed.
+    private var sequence: [String: Int] = [:]
+    private var nextSequence = 0
+    private var dirty: Set<String> = []
+    /// While submitting many transactions at once (launch), run nothing until the last is queued.
+    private var batching = false
     private var cachedGraph: DependencyGraph?
     public private(set) var timings: [String: UnitTiming] = [:]
     /// When the manager began starting units (the origin of `analyze` times).
@@ -141,6 +145,25 @@ public final class JobScheduler {
 
     /// Queues `kind` for `name` and what it pulls in; `completion` gets the anchor job's result and, on failure,
     /// the message for the client.
+    /// Several anchors in one transaction (launch). A refused transaction falls back to one per unit, so one bad
+    /// unit (an ordering cycle, a missing requirement) does not keep the others from starting.
+    func submit(_ kind: JobKind, _ names: [String], completion: ((JobResult, String?) -> Void)?) {
+        let g = graph
+        var existing: [String: JobKind] = [:]
+        for (u, j) in jobs { existing[u] = j.kind }
+        do {
+            let t = try Transaction.build(g, anchors: names, kind: kind,
+                                          state: { self.manager.units[$0]?.activeState ?? .inactive }, existing: existing)
+            queue(t, kind: kind, completion: nil)
+            pump()
+        } catch {
+            batching = true
+            for name in names where jobs[name]?.kind != kind { submit(kind, name, completion: nil) }
+            batching = false
+            pump()
+        }
+    }
+
     public func submit(_ kind: JobKind, _ name: String, completion: ((JobResult, String?) -> Void)?) {
         guard let unit = manager.unit(named: name) else {
             completion?(.failed, "Unit \(UnitName(parsing: name)?.description ?? name) not found.")
@@ -169,6 +192,12 @@ public final class JobScheduler {
             completion?(.failed, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
             return
         }
+        queue(t, kind: kind, completion: completion)
+        pump()
+    }
+
+    private func queue(_ t: Transaction, kind: JobKind, completion: ((JobResult, String?) -> Void)?) {
+        let anchor = t.anchor
         for broken in t.brokenCycles {
             manager.logHandler(.warning, "\(anchor): Found ordering cycle: \(broken.path.joined(separator: " → ")); "
                 + "breaking it by dropping the start job of \(broken.dropped), which is only wanted.")
@@ -197,7 +226,6 @@ public final class JobScheduler {
                 }
             }
         }
-        pump()
     }
 
     /// Adds a job, merging with or replacing the unit's current one.
@@ -210,12 +238,14 @@ public final class JobScheduler {
             }
             // A start replaces a stop and the other way round; the old job's clients learn it was canceled.
             jobs[unit] = nil
-            order.removeAll { $0 == unit }
+            for other in graph.orderingNeighbours(unit) where jobs[other] != nil { dirty.insert(other) }
             for c in old.completions { c(.canceled) }
         }
         let job = Job(unit: unit, kind: kind)
         jobs[unit] = job
-        order.append(unit)
+        sequence[unit] = nextSequence
+        nextSequence += 1
+        dirty.insert(unit)
         return job
     }
 
@@ -250,13 +280,17 @@ public final class JobScheduler {
             submit(.start, "default.target", completion: nil)
             return
         }
+        // One transaction for the whole directory: each service an anchor (a broken one is left out and logged).
+        var anchors: [String] = []
         for unit in manager.sortedUnits where unit.name.suffix == "service" {
             guard unit.loadState == .loaded else {
                 for d in unit.diagnostics where d.severity == .error { manager.logHandler(.error, d.description) }
                 continue
             }
-            submit(.start, unit.name.description, completion: nil)
+            anchors.append(unit.name.description)
         }
+        guard !anchors.isEmpty else { return }
+        submit(.start, anchors, completion: nil)
     }
 
     /// Whether the unit directories use targets: a `default.target` or `multi-user.target` file, or any
@@ -295,7 +329,7 @@ public final class JobScheduler {
 
     /// Runs every runnable job, until nothing changes.
     func pump() {
-        guard !pumping else { return }
+        guard !pumping, !batching else { return }
         pumping = true
         defer { pumping = false }
         var progress = true
@@ -310,9 +344,11 @@ public final class JobScheduler {
                 pendingEvents = []
                 for (unit, from, to) in events { unitChanged(unit, from, to) }
             }
-            guard !order.isEmpty else { continue }
+            guard !dirty.isEmpty else { continue }
             let g = graph
-            for name in order {
+            let candidates = dirty.sorted { (sequence[$0] ?? 0) < (sequence[$1] ?? 0) }
+            dirty = []
+            for name in candidates {
                 guard let job = jobs[name], !job.running, runnable(job, g) else { continue }
                 run(job, g)
                 progress = true
@@ -395,7 +431,9 @@ public final class JobScheduler {
     private func finish(_ job: Job, _ result: JobResult) {
         guard jobs[job.unit] === job else { return }
         jobs[job.unit] = nil
-        order.removeAll { $0 == job.unit }
+        sequence[job.unit] = nil
+        // The jobs that may have waited for this one.
+        for other in graph.orderingNeighbours(job.unit) where jobs[other] != nil { dirty.insert(other) }
         let now = Posix.monotonicNow
         if job.kind == .start {
             timings[job.unit, default: UnitTiming()].lastResult = result

@@ -57,6 +57,8 @@ public enum TransactionError: Error, Equatable, CustomStringConvertible, Sendabl
 /// cycle is broken by dropping a job the anchor only wants; a cycle of required jobs is an error.
 public struct Transaction: Sendable {
     public var anchor: String
+    /// Every unit the request names (one, except at launch, when all services of a directory start together).
+    public var anchors: [String]
     /// The jobs in the order they were added (anchor first).
     public private(set) var jobs: [PlannedJob] = []
     /// Ordering edges: `(before, after)` — `after`'s job waits for `before`'s job.
@@ -77,8 +79,19 @@ public struct Transaction: Sendable {
         _ graph: DependencyGraph, anchor: String, kind: JobKind, state: (String) -> ActiveState,
         existing: [String: JobKind] = [:]
     ) throws(TransactionError) -> Transaction {
+        try build(graph, anchors: [anchor], kind: kind, state: state, existing: existing)
+    }
+
+    /// One transaction for several units at once (`tend daemon` starting a whole directory of services).
+    public static func build(
+        _ graph: DependencyGraph, anchors: [String], kind: JobKind, state: (String) -> ActiveState,
+        existing: [String: JobKind] = [:]
+    ) throws(TransactionError) -> Transaction {
+        let anchor = anchors[0]
+        let anchorSet = Set(anchors)
         var t = Transaction(anchor: anchor)
-        guard graph.isKnown(anchor) else { throw .notFound(unit: anchor, requiredBy: nil) }
+        t.anchors = anchors
+        for a in anchors where !graph.isKnown(a) { throw .notFound(unit: a, requiredBy: nil) }
         // Requirement edges between jobs, for `mattersToAnchor`.
         var strong: [String: [String]] = [:]
         var queue: [String] = []
@@ -104,12 +117,14 @@ public struct Transaction: Sendable {
             queue.append(unit)
         }
 
-        try add(anchor, kind, by: nil, strongEdge: false)
+        for a in anchors { try add(a, kind, by: nil, strongEdge: false) }
         var head = 0
         while head < queue.count {
             let u = queue[head]
             head += 1
             guard let job = t.job(u) else { continue }
+            // A unit whose start is already queued had what it requires and wants pulled in then.
+            if job.kind == .start && existing[u] == .start && !anchorSet.contains(u) { continue }
             let n = graph.node(u)
             switch job.kind {
             case .start:
@@ -135,8 +150,8 @@ public struct Transaction: Sendable {
         }
 
         // Which jobs the anchor needs.
-        var matters: Set<String> = [anchor]
-        var stack = [anchor]
+        var matters = anchorSet
+        var stack = anchors
         while let u = stack.popLast() {
             for d in strong[u] ?? [] where !matters.contains(d) {
                 matters.insert(d)
@@ -164,7 +179,7 @@ public struct Transaction: Sendable {
         // Ordering, and cycles.
         while true {
             t.computeEdges(graph, existing: existing)
-            guard let cycle = t.findCycle(existing: existing) else { break }
+            guard let cycle = t.findCycle(graph, existing: existing) else { break }
             // systemd drops a job that does not matter to the anchor; the first such on the path.
             if let victim = cycle.dropLast().first(where: { u in t.job(u).map { !$0.mattersToAnchor } ?? false }) {
                 t.brokenCycles.append((victim, cycle))
@@ -180,7 +195,10 @@ public struct Transaction: Sendable {
 
     private var conflicting: [(String, JobKind, String?, Bool)] = []
 
-    private init(anchor: String) { self.anchor = anchor }
+    private init(anchor: String) {
+        self.anchor = anchor
+        anchors = [anchor]
+    }
 
     private mutating func removeJobs(_ predicate: (PlannedJob) -> Bool) {
         jobs.removeAll(where: predicate)
@@ -190,8 +208,8 @@ public struct Transaction: Sendable {
 
     /// After a job was dropped: keep only jobs still pulled in from the anchor by some remaining job.
     private mutating func pruneUnreachable(_ graph: DependencyGraph) {
-        var reach: Set<String> = [anchor]
-        var stack = [anchor]
+        var reach = Set(anchors)
+        var stack = anchors
         while let u = stack.popLast() {
             guard let j = job(u) else { continue }
             let n = graph.node(u)
@@ -226,19 +244,20 @@ public struct Transaction: Sendable {
     }
 
     /// A cycle in the "waits for" relation, as a path in `After=` direction starting (if it can) at the anchor:
-    /// `a → b → c → a` means a waits for b, b for c, c for a.
-    private func findCycle(existing: [String: JobKind]) -> [String]? {
-        var waitsFor: [String: [String]] = [:]
-        for (before, after) in edges { waitsFor[after, default: []].append(before) }
+    /// `a → b → c → a` means a waits for b, b for c, c for a. Queued jobs take part: the relation is followed
+    /// through them too (they were acyclic among themselves, so a new cycle passes through one of our jobs).
+    private func findCycle(_ graph: DependencyGraph, existing: [String: JobKind]) -> [String]? {
+        func kind(_ u: String) -> JobKind? { job(u)?.kind ?? existing[u] }
         var color: [String: Int] = [:]  // 1 on the stack, 2 done
         var path: [String] = []
         var found: [String]?
         func visit(_ u: String) {
-            guard found == nil else { return }
+            guard found == nil, let k = kind(u) else { return }
             color[u] = 1
             path.append(u)
-            for v in waitsFor[u] ?? [] {
+            for v in graph.orderingNeighbours(u) {
                 if found != nil { return }
+                guard let kv = kind(v), graph.mustWait(u, k, for: v, kv) else { continue }
                 if color[v] == 1 {
                     let start = path.firstIndex(of: v)!
                     found = Array(path[start...]) + [v]
@@ -249,8 +268,7 @@ public struct Transaction: Sendable {
             path.removeLast()
             color[u] = 2
         }
-        let roots = [anchor] + jobs.map(\.unit).sorted() + existing.keys.sorted()
-        for r in roots where color[r] == nil && found == nil { visit(r) }
+        for r in anchors + jobs.map(\.unit) where color[r] == nil && found == nil { visit(r) }
         guard var cycle = found else { return nil }
         // Rotate so the path begins at the anchor, else at its smallest name, for a stable message.
         cycle.removeLast()
