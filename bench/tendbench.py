@@ -13,6 +13,9 @@ Workloads (each in its own temp dir with its own `tend daemon`):
   bringup    N = 1000 marker services: spawn of `tend daemon` -> N start marks.
   idle       N = 100 `sleep` services: manager CPU and context switches over 30 s.
   status     N = 100, 1000: wall time of `tend status` and `tend list --all`.
+  deps       1000 oneshot units, random DAG of Requires=/After= (fixed seed),
+             readiness delays 0-5 ms: time until all are active vs the
+             critical path's theoretical minimum (target: within 10 % + 50 ms).
 
 Prints a table and appends one JSON line per workload to
 bench/out/results-<UTC>.jsonl (or --out FILE).
@@ -35,7 +38,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 MS = 1e6
-WORKLOADS = ["restart", "footprint", "bringup", "idle", "status", "logs", "logsince", "notify"]
+WORKLOADS = ["restart", "footprint", "bringup", "idle", "status", "logs", "logsince", "notify", "deps"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -515,6 +518,122 @@ class Bench:
                             f"(last run: {x.get('started')} started, daemon rc {x.get('daemon_exited')})")
         return out
 
+    # ---------------------------------------------------------------- deps
+    def deps(self):
+        """1000 Type=oneshot units (RemainAfterExit=yes) forming a random DAG: unit i Requires= and is After= up to 3
+        of the 60 units before it (seed 1). Each sleeps its readiness delay (0-5 ms, uniform) then exits: ready.
+        Theoretical minimum = the longest path by summed delays. Measured by the manager (`tend analyze`): from the
+        first start job to the last unit active; also wall time from spawning the daemon to the newest mark."""
+        import random
+        n = 200 if self.quick else 1000
+        rng = random.Random(1)
+        ready = build_marker("ready")
+        names = [f"d{i:04d}" for i in range(n)]
+        delay_us = [rng.randint(0, 5000) for _ in range(n)]
+        parents = []
+        for i in range(n):
+            k = rng.randint(0, 3) if i > 0 else 0
+            parents.append(sorted(set(rng.randrange(max(0, i - 60), i) for _ in range(k))) if i else [])
+        # Critical path: earliest possible ready time of each unit.
+        finish = [0.0] * n
+        for i in range(n):
+            finish[i] = max((finish[p] for p in parents[i]), default=0.0) + delay_us[i] / 1e6
+        crit_ms = max(finish) * 1000
+        depth = [0] * n
+        for i in range(n):
+            depth[i] = max((depth[p] for p in parents[i]), default=0) + 1
+        out = {"params": {"units": n, "seed": 1, "delay_ms": [0, 5], "max_parents": 3, "window": 60,
+                          "edges": sum(len(p) for p in parents), "longest_chain_units": max(depth),
+                          "type": "oneshot + RemainAfterExit, Requires= + After="},
+               "critical_path_ms": round(crit_ms, 2)}
+        # The process-creation floor: the same 1000 oneshot units with no dependencies and no delay.
+        flat = Daemon(self, "deps-flat", {})
+        flat.units = {name: "\n".join(["[Unit]", "Description=deps floor", "", "[Service]", "Type=oneshot",
+                                          "RemainAfterExit=yes", "StandardOutput=null",
+                                          f"ExecStart={ready} {name} {flat.marks} 0", ""]) for name in names}
+        with flat:
+            fm = Marks(flat.marks)
+            deadline = time.monotonic() + 120
+            while len(fm.latest) < n and time.monotonic() < deadline and flat.alive():
+                time.sleep(0.005)
+                fm.poll()
+            if len(fm.latest) >= n:
+                time.sleep(0.2)
+                t = self._deps_times(flat)
+                if t:
+                    out["flat_no_deps_ms"] = round(t * 1000, 2)
+        d = Daemon(self, "deps", {})
+        units = {}
+        for i, name in enumerate(names):
+            deps = " ".join(f"{names[p]}.service" for p in parents[i])
+            lines = ["[Unit]", f"Description=deps bench {name}"]
+            if deps:
+                lines += [f"Requires={deps}", f"After={deps}"]
+            lines += ["", "[Service]", "Type=oneshot", "RemainAfterExit=yes", "StandardOutput=null",
+                      f"ExecStart={ready} {name} {d.marks} {delay_us[i]}", ""]
+            units[name] = "\n".join(lines)
+        d.units = units
+        with d:
+            m = Marks(d.marks)
+            deadline = time.monotonic() + 120
+            while len(m.latest) < n and time.monotonic() < deadline and d.alive():
+                time.sleep(0.005)
+                m.poll()
+            out["started"] = len(m.latest)
+            if len(m.latest) >= n:
+                newest = max(x[1] for x in m.latest.values())
+                out["wall_ms"] = round((newest - d.t_spawn_ns) / MS, 2)
+                # The manager's own account: first start job -> last unit active (excludes loading the files).
+                time.sleep(0.2)  # the last job's completion is handled after its process exit
+                _, r2 = d.ctl(["list", "--all", "--output", "json"])
+                try:
+                    active = sum(1 for x in json.loads(r2.stdout) if x.get("unit", "").startswith("d")
+                                 and x.get("active") == "active")
+                    out["active"] = active
+                except ValueError:
+                    pass
+                _, r3 = d.ctl(["analyze", "plot"])
+                times = self._deps_times(d)
+                if times:
+                    out["manager_ms"] = round(times * 1000, 2)
+                    budget = crit_ms * 1.10 + 50
+                    out["target_ms"] = round(budget, 2)
+                    out["ratio_vs_critical_path"] = round(times * 1000 / crit_ms, 3) if crit_ms else None
+                    out["within_target"] = times * 1000 <= budget
+                    if out.get("flat_no_deps_ms"):
+                        floor = max(crit_ms, out["flat_no_deps_ms"])
+                        out["ratio_vs_max_critical_path_and_flat"] = round(times * 1000 / floor, 3)
+                if self.keep:
+                    (d.tmp / "deps.svg").write_text(r3.stdout)
+            else:
+                out["error"] = f"only {len(m.latest)} of {n} units became ready within 120 s: {d.output()}"
+        return out
+
+    def _deps_times(self, d):
+        """Seconds from the first unit's activation to the last one's readiness, from the manager's data."""
+        try:
+            import socket
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(15)
+            s.connect(str(d.state / "control.sock"))
+            s.sendall(b'{"cmd": "dependencies"}\n')
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+            s.close()
+            units = json.loads(buf)["units"]
+        except (OSError, ValueError, KeyError):
+            return None
+        svc = [u for u in units if u["unit"].startswith("d") and u["unit"].endswith(".service")]
+        starts = [u["activating"] for u in svc if u.get("activating") is not None]
+        ends = [u["activeEnter"] for u in svc if u.get("activeEnter") is not None]
+        if len(ends) < len(svc) or not starts:
+            return None
+        return max(ends) - min(starts)
+
     # ---------------------------------------------------------------- idle
     def idle(self):
         n, dur = 100, (5.0 if self.quick else 30.0)
@@ -833,6 +952,13 @@ def print_table(results, path):
                      f"median {fmt(b.get('all_ms_median'))}  runs "
                      + " ".join(fmt(x.get("all_ms")) for x in b["runs"])
                      + "  (manager CPU ms: " + " ".join(fmt(x.get("daemon_cpu_ms")) for x in b["runs"]) + ")"))
+    dp = results.get("deps", {})
+    if "manager_ms" in dp:
+        rows.append((f"deps: {dp['params']['units']} units, random DAG (ms)",
+                     f"all active {fmt(dp['manager_ms'])}  critical path {fmt(dp['critical_path_ms'])}"
+                     f"  ratio {fmt(dp.get('ratio_vs_critical_path'), 3)}  target <= {fmt(dp.get('target_ms'))}"
+                     f"  {'OK' if dp.get('within_target') else 'MISSED'}  (wall from spawn {fmt(dp.get('wall_ms'))};"
+                     f" same units without deps or delays {fmt(dp.get('flat_no_deps_ms'))})"))
     i = results.get("idle", {})
     if "cpu_ms" in i:
         rows.append((f"idle, 100 services, {i['params']['window_s']:.0f} s",

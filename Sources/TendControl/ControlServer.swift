@@ -159,6 +159,8 @@ public final class ControlServer {
         case "daemon-reload":
             manager.reloadUnits()
             conn.reply(.object([("ok", .bool(true))]))
+        case _ where DependencyRequests.commands.contains(cmd):
+            conn.reply(DependencyRequests.handle(cmd, request, manager: manager))
         case "ping":
             // Clients read logs from the files themselves; they learn where from here.
             conn.reply(.object([

@@ -53,6 +53,9 @@ public enum UnitStatusJSON {
             o.append(("type", .string(m.config.type.rawValue)))
             o.append(("restart", .string(m.config.restart.rawValue)))
         }
+        if let r = manager.jobs.timings[name]?.lastResult { o.append(("jobResult", .string(r.rawValue))) }
+        if let j = manager.jobs.job(for: name) { o.append(("job", .string(j.kind.rawValue + (j.running ? " running" : " waiting")))) }
+        if let c = manager.jobs.timings[name]?.skippedBy { o.append(("skippedBy", .string(c))) }
         if let t = unit.statusText { o.append(("statusText", .string(t))) }
         if let e = unit.statusErrno { o.append(("statusErrno", .int(Int64(e)))) }
         if let b = unit.statusBusError { o.append(("statusBusError", .string(b))) }

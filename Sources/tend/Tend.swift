@@ -23,7 +23,7 @@ struct Tend: ParsableCommand {
         subcommands: [
             DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Verify.self,
-            Notify.self,
+            Notify.self, Enable.self, Disable.self, IsEnabled.self, ListDependencies.self, AnalyzeCommand.self,
         ])
 }
 

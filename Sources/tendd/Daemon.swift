@@ -9,7 +9,7 @@ import TendCore
 /// about 5 MB of private memory, more than everything else it holds for 100 services.
 enum DaemonCommand {
     static let usage = """
-        USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--no-start]
+        USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
@@ -22,6 +22,10 @@ enum DaemonCommand {
                             $XDG_RUNTIME_DIR/tend otherwise.
           --log-dir DIR     Where service logs are written. Default: /var/log/tend for root,
                             $XDG_STATE_HOME/tend/logs otherwise.
+          --target NAME     Start this target (or any unit) at launch instead of default.target.
+                            Without it, a unit directory with no default.target/multi-user.target file
+                            and no *.wants/*.requires directory has every service started (a plain
+                            "directory of services"); otherwise default.target is started.
           --no-start        Load the units but start none of them.
           --config FILE     Manager settings ([Logs] LogMaxSize=, LogMaxFiles=, LogMaxUse=, LineMax=,
                             LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=). Default:
@@ -40,6 +44,7 @@ enum DaemonCommand {
         var logDir: String?
         var startAll = true
         var configFile: String?
+        var target: String?
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -56,6 +61,7 @@ enum DaemonCommand {
             case "--log-dir": logDir = value(a)
             case "--no-start": startAll = false
             case "--config": configFile = value(a)
+            case "--target": target = value(a)
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -64,6 +70,7 @@ enum DaemonCommand {
                 else if a.hasPrefix("--state-dir=") { stateDir = String(a.dropFirst(12)) }
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
+                else if a.hasPrefix("--target=") { target = String(a.dropFirst(9)) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
             i += 1
@@ -76,6 +83,7 @@ enum DaemonCommand {
             logDir: absolute(logDir ?? Defaults.logDir))
         options.startAll = startAll
         options.logDefaults = loadConfig(configFile.map(absolute))
+        options.defaultTarget = target
 
         do {
             try Posix.mkdirs(options.stateDir, mode: 0o755)

@@ -6,10 +6,12 @@ public struct ManagerOptions: Sendable {
     public var unitPaths: [String]
     public var stateDir: String
     public var logDir: String
-    /// Start every loaded service at launch.
+    /// Start units at launch (`--no-start` turns it off).
     public var startAll: Bool = true
     /// Log settings for units that don't set their own (tend.conf).
     public var logDefaults = LogDefaults()
+    /// `--target NAME`: the target to start at launch instead of the default (see `JobScheduler.bootStart`).
+    public var defaultTarget: String?
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir
@@ -64,6 +66,9 @@ public final class Unit {
     public internal(set) var loadState: LoadState
     public internal(set) var diagnostics: [Diagnostic]
     public internal(set) var machine: ServiceMachine?
+    /// For a `.target` unit (no machine): its state and configuration.
+    public internal(set) var targetState: TargetState?
+    var targetConfig: ServiceConfig?
     /// Pidfds of the main and control processes, for race-free signalling.
     var pidfds: [Int32: Int32] = [:]
     /// Sessions the unit's commands were started in: its processes, in the absence of a cgroup.
@@ -101,7 +106,11 @@ public final class Unit {
     init(name: UnitName, result: UnitLoadResult, now: MonotonicInstant) {
         self.name = name
         diagnostics = result.diagnostics
-        if let config = result.config, !result.hasErrors {
+        if let config = result.config, !result.hasErrors, name.suffix == "target" {
+            loadState = .loaded
+            targetConfig = config
+            targetState = .inactive
+        } else if let config = result.config, !result.hasErrors {
             loadState = .loaded
             machine = ServiceMachine(config: config, now: now)
         } else {
@@ -110,9 +119,9 @@ public final class Unit {
         }
     }
 
-    public var config: ServiceConfig? { machine?.config }
-    public var activeState: ActiveState { machine?.activeState ?? .inactive }
-    public var subState: String { machine?.state.rawValue ?? "dead" }
+    public var config: ServiceConfig? { machine?.config ?? targetConfig }
+    public var activeState: ActiveState { machine?.activeState ?? (targetState == .active ? .active : .inactive) }
+    public var subState: String { machine?.state.rawValue ?? (targetState == .active ? "active" : "dead") }
 }
 
 /// Errors a request can end in, with the message `tend` prints.
@@ -131,7 +140,7 @@ public struct ManagerError: Error, CustomStringConvertible, Sendable {
 public final class Manager {
     public let options: ManagerOptions
     public let loop: EventLoop
-    public private(set) var units: [String: Unit] = [:]
+    public internal(set) var units: [String: Unit] = [:]
     /// Every unit, by name (sorting the names, not building them for each comparison).
     public var sortedUnits: [Unit] { units.sorted { $0.key < $1.key }.map(\.value) }
     private var loader: UnitLoader
@@ -143,6 +152,10 @@ public final class Manager {
     /// Units currently in a kill state, re-checked when processes go.
     private var killing: Set<ObjectIdentifier> = []
     private var shuttingDown = false
+    var shuttingDownForJobs: Bool { shuttingDown }
+    /// Jobs, dependencies and targets (Manager/JobScheduler.swift).
+    public private(set) lazy var jobs = JobScheduler(manager: self)
+    var managerEnvironmentForConditions: [String: String] { managerEnvironment }
     /// Called once shutdown is complete (all units inactive).
     public var onShutdownComplete: (() -> Void)?
     /// The manager's own event log (stderr, by default).
@@ -219,15 +232,7 @@ public final class Manager {
         try Posix.mkdirs(options.stateDir, mode: 0o755)
         try? Posix.mkdirs(options.logDir, mode: 0o755)
         loadAll()
-        if options.startAll {
-            for unit in sortedUnits where unit.name.suffix == "service" {
-                guard unit.loadState == .loaded else {
-                    for d in unit.diagnostics where d.severity == .error { logHandler(.error, d.description) }
-                    continue
-                }
-                dispatch(unit, .start)
-            }
-        }
+        if options.startAll { jobs.bootStart(target: options.defaultTarget) }
     }
 
     public func run() { loop.run() }
@@ -237,9 +242,7 @@ public final class Manager {
         guard !shuttingDown else { return }
         shuttingDown = true
         report(.info, "Stopping all units.")
-        for unit in units.values where unit.machine != nil {
-            dispatch(unit, .stop)
-        }
+        jobs.stopAll()
         checkShutdownComplete()
     }
 
@@ -263,6 +266,7 @@ public final class Manager {
             let unit = Unit(name: name, result: loader.load(name), now: now)
             units[name.description] = unit
         }
+        jobs.addBuiltinTargets(now: now)
     }
 
     /// Finds a unit by name (loading it on demand, as systemd loads units a command names).
@@ -288,7 +292,10 @@ public final class Manager {
             if let existing = units[name.description] {
                 existing.diagnostics = result.diagnostics
                 existing.enablementCache = nil
-                if let config = result.config, !result.hasErrors {
+                if let config = result.config, !result.hasErrors, existing.targetState != nil {
+                    existing.loadState = .loaded
+                    existing.targetConfig = config
+                } else if let config = result.config, !result.hasErrors {
                     existing.loadState = .loaded
                     if let log = existing.log {
                         var d = options.logDefaults
@@ -312,6 +319,7 @@ public final class Manager {
         for (key, unit) in units where !seen.contains(key) {
             if unit.activeState == .inactive || unit.activeState == .failed { units[key] = nil }
         }
+        jobs.addBuiltinTargets(now: now)
         report(.info, "Reloaded \(seen.count) unit files.")
     }
 
@@ -329,13 +337,28 @@ public final class Manager {
             completion(false, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found.")
             return
         }
-        guard unit.loadState == .loaded, unit.machine != nil else {
+        guard unit.loadState == .loaded, unit.machine != nil || unit.targetState != nil else {
             let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
             completion(false, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n"))
             return
         }
         if shuttingDown && type != .stop {
             completion(false, "The manager is shutting down.")
+            return
+        }
+        if type == .start || type == .stop || unit.targetState != nil {
+            // Through the job queue: dependencies, ordering, conditions (Manager/JobScheduler.swift).
+            // With --no-block the client hears of a refused transaction (it fails synchronously), not of the job.
+            var answered = false
+            jobs.submit(type == .stop ? .stop : .start, unit.name.description) { result, message in
+                guard !answered else { return }
+                answered = true
+                completion(result == .done || !wait && result == .canceled, message)
+            }
+            if !answered {
+                answered = !wait
+                if !wait { completion(true, nil) }
+            }
             return
         }
         if wait {
@@ -355,7 +378,7 @@ public final class Manager {
         dispatch(unit, event)
     }
 
-    private func failureMessage(_ unit: Unit, _ type: JobType) -> String {
+    func failureMessage(_ unit: Unit, _ type: JobType) -> String {
         let verb = type == .start ? "start" : type == .stop ? "stop" : type == .reload ? "reload" : "restart"
         var msg = "Job for \(unit.name) failed"
         if let m = unit.machine {
@@ -455,6 +478,7 @@ public final class Manager {
             let matching = unit.waiters.filter { $0.0 == type }
             unit.waiters.removeAll { $0.0 == type }
             for w in matching { w.1(ok) }
+            jobs.machineJobFinished(unit, type, ok)
         case .log(let level, let message):
             report(level, "\(unit.name): \(message)")
             unit.log?.note(message)
@@ -462,6 +486,7 @@ public final class Manager {
     }
 
     private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+        jobs.unitStateChanged(unit, from: from, to: to)
         if to.isKillState { killing.insert(ObjectIdentifier(unit)) } else { killing.remove(ObjectIdentifier(unit)) }
         if to == .dead || to == .failed || to == .autoRestart {
             for (pid, (fd, token)) in unit.watched {
@@ -928,15 +953,8 @@ public final class Manager {
 
     private func computeEnablement(_ unit: Unit) -> String {
         guard let config = unit.config else { return "static" }
+        if UnitInstaller.isLinked(unit.name.description, unitPaths: options.unitPaths, hint: config) { return "enabled" }
         if config.wantedBy.isEmpty && config.requiredBy.isEmpty && config.alias.isEmpty { return "static" }
-        for dir in options.unitPaths {
-            for target in config.wantedBy {
-                if access("\(dir)/\(target).wants/\(unit.name)", F_OK) == 0 { return "enabled" }
-            }
-            for target in config.requiredBy {
-                if access("\(dir)/\(target).requires/\(unit.name)", F_OK) == 0 { return "enabled" }
-            }
-        }
         return "disabled"
     }
 }

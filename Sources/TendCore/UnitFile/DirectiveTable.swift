@@ -466,6 +466,8 @@ let directives: [Directive] = {
 
     // [Unit] (systemd.unit(5))
     add("Unit", "Description", string(\.description))
+    // Not carried out, but a service with SuccessAction= may have no command at all (systemd's service_verify()).
+    add("Unit", "SuccessAction", string(\.successAction))
     add("Unit", "Documentation") { value, config, ctx in
         if value.isEmpty {
             config.documentation = []
@@ -739,7 +741,7 @@ let ignoredUnitDirectives = [
     "JoinsNamespaceOf", "RequiresMountsFor", "WantsMountsFor", "OnSuccess", "OnFailureJobMode",
     "OnSuccessJobMode", "IgnoreOnIsolate", "StopWhenUnneeded", "RefuseManualStart", "RefuseManualStop",
     "AllowIsolate", "JobTimeoutSec", "JobRunningTimeoutSec", "JobTimeoutAction", "JobTimeoutRebootArgument",
-    "StartLimitAction", "FailureAction", "SuccessAction", "FailureActionExitStatus", "SuccessActionExitStatus",
+    "StartLimitAction", "FailureAction", "FailureActionExitStatus", "SuccessActionExitStatus",
     "RebootArgument", "SourcePath", "CollectMode", "PropagatesReloadTo", "ReloadPropagatedFrom",
     "PropagatesStopTo", "StopPropagatedFrom", "SurviveFinalKillSignal",
 ]

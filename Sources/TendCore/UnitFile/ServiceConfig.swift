@@ -261,6 +261,8 @@ public struct ServiceConfig: Sendable {
     public var after: [String] = []
     public var before: [String] = []
     public var onFailure: [String] = []
+    /// `SuccessAction=` (recorded, not carried out).
+    public var successAction: String?
     /// `StartLimitIntervalSec=` (also `StartLimitInterval=` in `[Service]`). Zero disables the limit.
     public var startLimitInterval: TimeSpan = .seconds(10)
     /// `StartLimitBurst=`

@@ -186,7 +186,15 @@ struct SpecifierResolver: Sendable {
             guard let fragmentPath else { throw ValueError(message: "specifier %Y: unit has no file") }
             return directoryName(fragmentPath)
         case "%": return "%"
-        case "a", "A", "b", "B", "d", "m", "M", "o", "v", "w", "W", "q":
+        case "v", "a":
+            // Kernel release and architecture, from uname(2) (systemd maps the machine to its own names for %a).
+            var u = utsname()
+            guard uname(&u) == 0 else { throw ValueError(message: "specifier %\(c): uname failed") }
+            let field = c == "v" ? withUnsafeBytes(of: u.release) { Array($0) } : withUnsafeBytes(of: u.machine) { Array($0) }
+            let text = String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
+            if c == "a" { return ["x86_64": "x86-64", "aarch64": "arm64", "i686": "x86", "armv7l": "arm"][text] ?? text }
+            return text
+        case "A", "b", "B", "d", "m", "M", "o", "w", "W", "q":
             throw ValueError(message: "specifier %\(c) is not supported by tend")
         default:
             throw ValueError(message: "unknown specifier %\(c)")

@@ -110,7 +110,7 @@ func validateServiceConfig(_ config: ServiceConfig, file: String) -> [Diagnostic
                 "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
         }
     } else {
-        if config.execStart.isEmpty && config.execStop.isEmpty {
+        if config.execStart.isEmpty && config.execStop.isEmpty && (config.successAction ?? "none") == "none" {
             error(nil, "Service has no ExecStart= and no ExecStop= setting")
         }
         if config.restart == .always || config.restart == .onSuccess {

@@ -1,0 +1,251 @@
+import ArgumentParser
+import Glibc
+import TendControl
+import TendCore
+
+// MARK: - enable / disable / is-enabled
+
+/// Where `enable`/`disable`/`is-enabled` act: the directories given with `--units` (offline, no daemon needed;
+/// a running daemon is told afterwards), else the running daemon's (it acts on its first unit directory), else
+/// the default unit directory.
+struct InstallOptions: ParsableArguments {
+    @Argument(help: "Units (NAME means NAME.service; a template needs an instance or DefaultInstance=).")
+    var units: [String]
+    @Option(name: .customLong("units"), help: "Unit directory to act on (the first one; repeatable). Works without a daemon.")
+    var unitDirs: [String] = []
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if units.isEmpty { throw ValidationError("Name at least one unit.") }
+    }
+
+    /// Runs `cmd` in the daemon, or offline with `local` when `--units` was given or no daemon answers.
+    func perform(_ cmd: String, local: (UnitInstaller) throws -> JSON) throws -> JSON {
+        if unitDirs.isEmpty {
+            do {
+                return try request(client.stateDir, .object([("cmd", .string(cmd)), ("units", .array(units.map { .string($0) }))]))
+            } catch let e as CLIError where e.message.contains("connect") || e.message.contains("running") {
+                return try local(UnitInstaller(unitPaths: Defaults.unitDirs, environment: Posix.environment()))
+            }
+        }
+        let cwd = DaemonPaths.currentDirectory()
+        let dirs = unitDirs.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
+        let reply = try local(UnitInstaller(unitPaths: dirs, environment: Posix.environment()))
+        // A daemon using these units sees the change at once (best effort).
+        _ = try? request(client.stateDir, .object([("cmd", .string("units-changed"))]))
+        return reply
+    }
+}
+
+enum DaemonPaths {
+    static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return String(cString: buf)
+    }
+}
+
+func printChanges(_ reply: JSON, output: OutputFormat) {
+    if output == .json {
+        out(JSON.object([("changes", reply["changes"] ?? .array([])), ("notes", reply["notes"] ?? .array([]))])
+            .serialized(pretty: true) + "\n")
+        return
+    }
+    for c in reply["changes"]?.array ?? [] { out((c["message"]?.string ?? "") + "\n") }
+    for n in reply["notes"]?.stringArray ?? [] { printError(n) }
+}
+
+struct Enable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enable units: create the [Install] symlinks (WantedBy=, RequiredBy=, Alias=, Also=).",
+        discussion: "Acts on the first unit directory; idempotent. The manager sees the change at once (no daemon-reload).")
+    @OptionGroup var install: InstallOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try install.perform("enable") { installer in
+                do {
+                    let (changes, notes) = try installer.enable(install.units)
+                    return .object([("ok", .bool(true)), ("changes", DependencyRequests.changesJSON(changes)),
+                                    ("notes", .array(notes.map { .string($0) }))])
+                } catch let e as InstallError { throw CLIError(e.description) }
+            }
+            printChanges(reply, output: install.client.output)
+        }
+    }
+}
+
+struct Disable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Disable units: remove their symlinks from the first unit directory.",
+        discussion: "Idempotent. The manager sees the change at once; running units keep running.")
+    @OptionGroup var install: InstallOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try install.perform("disable") { installer in
+                do {
+                    let changes = try installer.disable(install.units)
+                    return .object([("ok", .bool(true)), ("changes", DependencyRequests.changesJSON(changes))])
+                } catch let e as InstallError { throw CLIError(e.description) }
+            }
+            printChanges(reply, output: install.client.output)
+        }
+    }
+}
+
+struct IsEnabled: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "is-enabled",
+        abstract: "Print whether units are enabled, disabled, static, indirect, alias, masked or not-found.",
+        discussion: "Exit status: 0 if at least one unit is enabled (or static, indirect, alias), 1 otherwise.")
+    @OptionGroup var install: InstallOptions
+
+    func run() throws {
+        try guarded {
+            let reply = try install.perform("is-enabled") { installer in
+                .object([("ok", .bool(true)), ("states", .array(install.units.map { .string(installer.state($0)) }))])
+            }
+            let states = reply["states"]?.stringArray ?? []
+            if install.client.output == .json {
+                out(JSON.array(zip(install.units, states).map { .object([("unit", .string($0.0)), ("state", .string($0.1))]) })
+                    .serialized(pretty: true) + "\n")
+            } else {
+                for s in states { out(s + "\n") }
+            }
+            if !states.contains(where: { UnitInstaller.isEnabledExitCode($0) == 0 }) { throw ExitCode(1) }
+        }
+    }
+}
+
+// MARK: - list-dependencies
+
+func dependencyData(_ stateDir: String?) throws -> (units: [AnalyzeUnit], reply: JSON) {
+    let reply = try request(stateDir, .object([("cmd", .string("dependencies"))]))
+    return (AnalyzeJSON.units(reply), reply)
+}
+
+func unitName(_ raw: String) -> String { UnitName(parsing: raw)?.description ?? raw }
+
+struct ListDependencies: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list-dependencies",
+        abstract: "Show the units a unit requires and wants, as a tree (recursing into targets).",
+        discussion: "● active, ○ inactive, × failed. Without NAME: default.target.")
+    @Argument(help: "The unit (default: default.target).") var unit: String = "default.target"
+    @Flag(name: .shortAndLong, help: "Recurse into every unit, not only targets.") var all = false
+    @Flag(name: .long, help: "Show the units that depend on NAME instead.") var reverse = false
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            let (units, _) = try dependencyData(client.stateDir)
+            let root = unitName(unit)
+            guard units.contains(where: { $0.name == root }) else { throw CLIError("Unit \(root) could not be found.", exitCode: 4) }
+            if client.output == .json {
+                var byName: [String: AnalyzeUnit] = [:]
+                for u in units { byName[u.name] = u }
+                func tree(_ name: String, _ path: Set<String>, _ depth: Int) -> JSON {
+                    let u = byName[name]
+                    var kids: [JSON] = []
+                    if depth == 0 || all || name.hasSuffix(".target"), !reverse {
+                        var names: Set<String> = []
+                        for k in [DependencyKind.requires, .requisite, .wants, .bindsTo, .upholds] {
+                            names.formUnion(u?.edges[k] ?? [])
+                        }
+                        for d in names.sorted() where !path.contains(d) { kids.append(tree(d, path.union([d]), depth + 1)) }
+                    }
+                    return .object([("unit", .string(name)), ("active", .string(u?.activeState ?? "inactive")),
+                                    ("dependencies", .array(kids))])
+                }
+                out(tree(root, [root], 0).serialized(pretty: true) + "\n")
+                return
+            }
+            out(Analyze.dependencyTree(units, root: root, all: all, reverse: reverse))
+        }
+    }
+}
+
+// MARK: - analyze
+
+struct AnalyzeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "How the units started: blame, critical-chain, plot (SVG), dot (Graphviz).",
+        subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self])
+
+    struct Blame: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Units by the time they took to become active, slowest first.")
+        @OptionGroup var client: ClientOptions
+        func run() throws {
+            try guarded {
+                let (units, _) = try dependencyData(client.stateDir)
+                if client.output == .json {
+                    let rows = units.compactMap { u in u.startDuration.map { (u.name, $0) } }.sorted { $0.1 > $1.1 }
+                    out(JSON.array(rows.map { .object([("unit", .string($0.0)), ("seconds", .double($0.1))]) })
+                        .serialized(pretty: true) + "\n")
+                } else {
+                    out(Analyze.blame(units))
+                }
+            }
+        }
+    }
+
+    struct CriticalChain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "critical-chain",
+            abstract: "The chain of units NAME waited for (default: default.target), with @start and +duration.")
+        @Argument(help: "The unit (default: default.target).") var unit: String = "default.target"
+        @OptionGroup var client: ClientOptions
+        func run() throws {
+            try guarded {
+                let (units, _) = try dependencyData(client.stateDir)
+                let root = unitName(unit)
+                let text = Analyze.criticalChain(units, root: root)
+                if client.output == .json {
+                    var chain: [JSON] = []
+                    var byName: [String: AnalyzeUnit] = [:]
+                    for u in units { byName[u.name] = u }
+                    for line in text.split(separator: "\n").dropFirst(2) {
+                        let name = line.split(separator: " ").first.map { String($0.drop { "└─ ".contains($0) }) } ?? ""
+                        guard let u = byName[name] else { continue }
+                        chain.append(.object([
+                            ("unit", .string(name)), ("activating", u.activating.map { .double($0) } ?? .null),
+                            ("active", u.active.map { .double($0) } ?? .null),
+                            ("seconds", u.startDuration.map { .double($0) } ?? .null),
+                        ]))
+                    }
+                    out(JSON.array(chain).serialized(pretty: true) + "\n")
+                } else {
+                    out(text)
+                }
+            }
+        }
+    }
+
+    struct Plot: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An SVG timeline of the start-up: tend analyze plot > boot.svg")
+        @OptionGroup var client: ClientOptions
+        func run() throws {
+            try guarded {
+                let (units, reply) = try dependencyData(client.stateDir)
+                out(Analyze.plot(units, now: reply["now"]?.number))
+            }
+        }
+    }
+
+    struct Dot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The dependency graph in Graphviz dot: tend analyze dot | dot -Tsvg > deps.svg",
+            discussion: "Requires= black, Requisite= dark blue, Wants= grey, Conflicts= red, After= green.")
+        @Flag(name: .long, help: "Only ordering edges (After=).") var order = false
+        @Flag(name: .long, help: "Only requirement edges.") var require = false
+        @OptionGroup var client: ClientOptions
+        func run() throws {
+            try guarded {
+                let (units, _) = try dependencyData(client.stateDir)
+                out(Analyze.dot(units, order: !require || order, require: !order || require))
+            }
+        }
+    }
+}
