@@ -161,7 +161,7 @@ enum DaemonCommand {
     static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return "/" }
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     static func fail(_ message: String, usage: Bool = false) -> Never {

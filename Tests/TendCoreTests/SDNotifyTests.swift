@@ -60,10 +60,10 @@ struct SDNotifyTests {
         var p: [Int32] = [-1, -1]
         #expect(pipe(&p) == 0)
         #expect(try SDNotify.storeFDs([p[0]], name: "pipe"))
-        var iov = iovec(iov_base: UnsafeMutableRawPointer(mutating: buf), iov_len: buf.count)
         var control = [UInt8](repeating: 0, count: 64)
-        let got = control.withUnsafeMutableBytes { c -> Int in
-            withUnsafeMutablePointer(to: &iov) { iovp in
+        let got = buf.withUnsafeMutableBytes { b in control.withUnsafeMutableBytes { c -> Int in
+            var iov = iovec(iov_base: b.baseAddress, iov_len: b.count)
+            return withUnsafeMutablePointer(to: &iov) { iovp in
                 var msg = msghdr()
                 msg.msg_iov = iovp
                 msg.msg_iovlen = 1
@@ -73,7 +73,7 @@ struct SDNotifyTests {
                 #expect(msg.msg_controllen > 0)
                 return r
             }
-        }
+        } }
         #expect(got > 0)
         close(p[0])
         close(p[1])

@@ -256,7 +256,7 @@ public enum Analyze {
         // Rows.
         var rowOf: [String: Int] = [:]
         for (i, u) in rows.enumerated() { rowOf[u.name] = i }
-        for (i, u) in rows.enumerated() {
+        for (i, _) in rows.enumerated() {
             let y = top + Double(i) * rowHeight
             if i % 2 == 1 {
                 s += "<rect x=\"0\" y=\"\(f(y))\" width=\"\(f(width))\" height=\"\(f(rowHeight))\" fill=\"#f5f7fa\"/>\n"

@@ -79,7 +79,8 @@ public enum Posix {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while out.count < limit {
-            let n = chunk.withUnsafeMutableBytes { (try? read(fd, into: $0)) ?? -1 } ?? -1
+            let got: Int?? = chunk.withUnsafeMutableBytes { try? read(fd, into: $0) }
+            let n = (got ?? nil) ?? -1
             if n <= 0 { break }
             out.append(contentsOf: chunk[0..<n])
         }
