@@ -124,6 +124,30 @@ public enum SDNotify {
 
     // MARK: - The common messages
 
+    /// One message with any of the well-known assignments (sd_notify(3)); `extra` adds `KEY=VALUE` lines of
+    /// your own (`X_…`) or newer keys. Returns false when there is no manager or the send failed.
+    @discardableResult
+    public static func notify(
+        ready: Bool = false, reloading: Bool = false, stopping: Bool = false, status: String? = nil,
+        mainPID: pid_t? = nil, watchdog: Bool = false, errno: Int32? = nil, extra: [String] = []
+    ) -> Bool {
+        var a: [String] = []
+        if ready { a.append("READY=1") }
+        if reloading {
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            a += ["RELOADING=1", "MONOTONIC_USEC=\(UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000)"]
+        }
+        if stopping { a.append("STOPPING=1") }
+        if let status { a.append("STATUS=\(status)") }
+        if let mainPID { a.append("MAINPID=\(mainPID)") }
+        if watchdog { a.append("WATCHDOG=1") }
+        if let errno { a.append("ERRNO=\(errno)") }
+        a += extra
+        guard !a.isEmpty else { return false }
+        return (try? send(a)) ?? false
+    }
+
     /// `READY=1`, optionally with `STATUS=`.
     @discardableResult
     public static func ready(status: String? = nil) -> Bool {
@@ -140,12 +164,7 @@ public enum SDNotify {
 
     /// `RELOADING=1` with `MONOTONIC_USEC=` (required by Type=notify-reload); send `ready()` when done.
     @discardableResult
-    public static func reloading() -> Bool {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let usec = UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
-        return (try? send(["RELOADING=1", "MONOTONIC_USEC=\(usec)"])) ?? false
-    }
+    public static func reloading() -> Bool { notify(reloading: true) }
 
     /// `WATCHDOG=1`: call at least every half of `watchdogInterval()`.
     @discardableResult

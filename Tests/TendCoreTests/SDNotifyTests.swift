@@ -56,6 +56,10 @@ struct SDNotifyTests {
         var buf = [UInt8](repeating: 0, count: 256)
         let n = recv(fd, &buf, buf.count, 0)
         #expect(String(decoding: buf[0..<max(0, n)], as: UTF8.self) == "READY=1\nSTATUS=up")
+        #expect(SDNotify.notify(status: "busy", mainPID: 4242, watchdog: true, extra: ["X_CUSTOM=1"]))
+        let m = recv(fd, &buf, buf.count, 0)
+        #expect(String(decoding: buf[0..<max(0, m)], as: UTF8.self) == "STATUS=busy\nMAINPID=4242\nWATCHDOG=1\nX_CUSTOM=1")
+        #expect(SDNotify.notify() == false, "an empty message is not sent")
         // With a descriptor (SCM_RIGHTS): what arrives is a new descriptor for the same pipe.
         var p: [Int32] = [-1, -1]
         #expect(pipe(&p) == 0)
