@@ -50,8 +50,10 @@ public enum LogReader {
     /// The last `count` records of the files, oldest first (reading backwards from the end).
     public static func tail(directory: String, count: Int) -> [[UInt8]] {
         guard count > 0 else { return [] }
-        var result: [[UInt8]] = []
-        for path in files(in: directory).reversed() {
+        // Usually `current` alone holds enough: list the segments only when it doesn't.
+        var result = tail(path: directory + "/current", count: count)
+        if result.count >= count { return result }
+        for path in segments(in: directory).map(\.path).reversed() {
             let lines = tail(path: path, count: count - result.count)
             result = lines + result
             if result.count >= count { break }

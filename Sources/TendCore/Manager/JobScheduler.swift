@@ -39,6 +39,9 @@ public final class JobScheduler {
         var completions: [(JobResult) -> Void] = []
         /// The unit whose job this one waited for last.
         var blocker: String?
+        /// Where the last check of `runnable` stopped in the unit's ordering neighbours: the ones before it did
+        /// not block then, and can only start to when a job is installed, which resets this.
+        var scanFrom = 0
         /// The machine's account of a failure, taken when it happened (the process log moves on).
         var failureText: String?
         init(unit: String, kind: JobKind) {
@@ -52,6 +55,9 @@ public final class JobScheduler {
     private var sequence: [String: Int] = [:]
     private var nextSequence = 0
     private var dirty: Set<String> = []
+    /// Jobs blocked by a unit's job, woken (made dirty) when it finishes: a target ordered after 1000 services
+    /// is then checked again when its current blocker finishes, not whenever any of them does.
+    private var waitingOn: [String: Set<String>] = [:]
     /// While submitting many transactions at once (launch), run nothing until the last is queued.
     private var batching = false
     private var cachedGraph: DependencyGraph?
@@ -103,6 +109,11 @@ public final class JobScheduler {
     /// Unit files or links changed (daemon-reload, enable, disable): rebuild the graph on next use.
     public func invalidate() {
         cachedGraph = nil
+        // Neighbour lists change with the graph: every waiting job checks again from the start.
+        for j in jobs.values where !j.running {
+            j.scanFrom = 0
+            dirty.insert(j.unit)
+        }
         for u in manager.units.values { u.enablementCache = nil }
     }
 
@@ -230,6 +241,7 @@ public final class JobScheduler {
 
     /// Adds a job, merging with or replacing the unit's current one.
     private func install(_ unit: String, _ kind: JobKind) -> Job {
+        rescanNeighbours(of: unit)
         if let old = jobs[unit] {
             if old.kind == kind || (old.kind == .start && kind == .verifyActive) { return old }
             if old.kind == .verifyActive && kind == .start && !old.running {
@@ -239,6 +251,7 @@ public final class JobScheduler {
             // A start replaces a stop and the other way round; the old job's clients learn it was canceled.
             jobs[unit] = nil
             for other in graph.orderingNeighbours(unit) where jobs[other] != nil { dirty.insert(other) }
+            dirty.formUnion(waitingOn.removeValue(forKey: unit) ?? [])
             for c in old.completions { c(.canceled) }
         }
         let job = Job(unit: unit, kind: kind)
@@ -317,14 +330,27 @@ public final class JobScheduler {
     // MARK: - Running jobs
 
     private func runnable(_ job: Job, _ g: DependencyGraph) -> Bool {
-        for other in g.orderingNeighbours(job.unit) {
-            guard let o = jobs[other] else { continue }
-            if g.mustWait(job.unit, job.kind, for: other, o.kind) {
+        let neighbours = g.orderingNeighbours(job.unit)
+        var i = min(job.scanFrom, neighbours.count)
+        while i < neighbours.count {
+            let other = neighbours[i]
+            if let o = jobs[other], g.mustWait(job.unit, job.kind, for: other, o.kind) {
                 job.blocker = other
+                job.scanFrom = i
+                waitingOn[other, default: []].insert(job.unit)
                 return false
             }
+            i += 1
         }
+        job.scanFrom = neighbours.count
         return true
+    }
+
+    /// A job appeared (or changed kind) for `unit`: jobs that already looked past it must look again.
+    private func rescanNeighbours(of unit: String) {
+        for other in graph.orderingNeighbours(unit) {
+            if let j = jobs[other], !j.running { j.scanFrom = 0 }
+        }
     }
 
     /// Runs every runnable job, until nothing changes.
@@ -432,8 +458,8 @@ public final class JobScheduler {
         guard jobs[job.unit] === job else { return }
         jobs[job.unit] = nil
         sequence[job.unit] = nil
-        // The jobs that may have waited for this one.
-        for other in graph.orderingNeighbours(job.unit) where jobs[other] != nil { dirty.insert(other) }
+        // The jobs that waited for this one.
+        for w in waitingOn.removeValue(forKey: job.unit) ?? [] where jobs[w] != nil { dirty.insert(w) }
         let now = Posix.monotonicNow
         if job.kind == .start {
             timings[job.unit, default: UnitTiming()].lastResult = result
