@@ -80,6 +80,8 @@ public final class Unit {
     var waiters: [(JobType, (Bool) -> Void)] = []
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
     public internal(set) var lastSetupError: String?
+    /// The last kill signal sent to all of the unit's processes in its current kill state.
+    var lastKillSignal: Int32?
     /// enabled/disabled/static, computed once per unit-file load.
     var enablementCache: String?
 
@@ -487,7 +489,12 @@ public final class Manager {
 
     private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
         jobs.unitStateChanged(unit, from: from, to: to)
-        if to.isKillState { killing.insert(ObjectIdentifier(unit)) } else { killing.remove(ObjectIdentifier(unit)) }
+        if to.isKillState {
+            killing.insert(ObjectIdentifier(unit))
+        } else {
+            killing.remove(ObjectIdentifier(unit))
+            unit.lastKillSignal = nil
+        }
         if to == .dead || to == .failed || to == .autoRestart {
             for (pid, (fd, token)) in unit.watched {
                 loop.unwatch(token)
@@ -621,11 +628,15 @@ public final class Manager {
         case .control:
             if let p = m.controlPID { send(p) }
         case .all:
+            // Look before signalling: a main process that dies at once would have its children in transit to
+            // the manager (reparenting) while the process tree is walked, and they could be missed.
+            let members = unitProcesses(unit)
             if let p = m.mainPID { send(p) }
             if let p = m.controlPID { send(p) }
-            for proc in unitProcesses(unit) where proc.pid != m.mainPID && proc.pid != m.controlPID {
+            for proc in members where proc.pid != m.mainPID && proc.pid != m.controlPID {
                 _ = Glibc.kill(proc.pid, sig)
             }
+            if sig != SIGCONT && sig != SIGHUP { unit.lastKillSignal = sig }
         }
     }
 
@@ -664,6 +675,12 @@ public final class Manager {
             guard fd >= 0 else {
                 goneSinceSnapshot.insert(p.pid)  // ESRCH: it ended after the scan
                 continue
+            }
+            // Found now but not signalled with the rest (forked since, or in transit between parents): it gets
+            // the unit's kill signal too, as systemd's repeated cgroup kill would give it.
+            if let sig = unit.lastKillSignal {
+                _ = ctend_pidfd_send_signal(fd, sig)
+                if sig != SIGKILL { _ = ctend_pidfd_send_signal(fd, SIGCONT) }
             }
             let pid = p.pid
             do {
