@@ -72,9 +72,8 @@ public enum UnitStatusJSON {
         if let e = unit.lastSetupError { o.append(("setupError", .string(e))) }
         if !unit.diagnostics.isEmpty { o.append(("diagnostics", .array(unit.diagnostics.map { .string($0.description) }))) }
         if logLines > 0 {
-            o.append(("log", .array(LogReader.tail(directory: manager.logDirectory(unit), count: logLines).map {
-                .string(String(decoding: $0, as: UTF8.self))
-            })))
+            let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines)
+            o.append(("log", .array(records.map { .string(String(decoding: $0, as: UTF8.self)) })))
         }
         return .object(o)
     }

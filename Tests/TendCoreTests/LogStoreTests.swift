@@ -202,3 +202,27 @@ func record(_ us: UInt64, _ text: String, _ format: LogTimestampFormat = .iso) -
         #expect(seen == (1...1000).map { "n \($0)" })
     }
 }
+
+@Suite struct LogSinkRecentTests {
+    @Test func statusTailComesFromMemoryWhenComplete() throws {
+        let dir = TempDir()
+        let loop = try EventLoop()
+        let writer = try LogWriter()
+        defer { writer.stop() }
+        let sink = LogSink(
+            unit: "x.service",
+            settings: LogSettings(directory: dir.path, maxSize: 1 << 20, maxFiles: 2, maxUse: 1 << 22, timestamp: .iso),
+            capture: CaptureSettings(lineMax: 49152, rateInterval: 0, rateBurst: 0, timestamp: .iso),
+            writer: writer, loop: loop, scratch: ScratchBuffer(size: 4096))
+        #expect(sink.recent(1) == nil, "nothing in memory yet: read the files")
+        for i in 1...12 { sink.note("message \(i)") }
+        let recent = try #require(sink.recent(10))
+        #expect(recent.map { LogFormat.parse($0)!.text } == (3...12).map { "message \($0)" })
+        #expect(sink.recent(11) == nil)
+        sink.note(String(repeating: "y", count: 3000))
+        #expect(sink.recent(1) == nil, "a record too long to keep in memory sends the reader to the files")
+        #expect(sink.recent(2) == nil)
+        sink.note("short again")
+        #expect(sink.recent(1).map { $0.map { LogFormat.parse($0)!.text } } == ["short again"])
+    }
+}

@@ -246,12 +246,41 @@ public final class LogSink {
         }
         if writer.submit(index, chunk, lines: lines, first: first) {
             queueDropped = 0
+            remember(chunk)
         } else {
             queueDropped += lines
             queueDroppedTotal += lines
         }
         out.removeAll(keepingCapacity: true)
         lines = 0
+    }
+
+    /// The last records written, for `tend status` (no file to open per unit). Only records of this manager's
+    /// lifetime; `recent(_:)` answers nil when it can't answer in full, and the caller reads the files.
+    /// nil stands for a record too long to keep here.
+    private var recentRecords: [[UInt8]?] = []
+    public static let recentCount = 10
+    static let recentRecordMax = 2048
+
+    /// Keeps the last records of a chunk: a scan back over at most `recentCount` newlines, not per line.
+    private func remember(_ chunk: [UInt8]) {
+        var end = chunk.count - 1  // the final newline
+        var found: [[UInt8]?] = []
+        while end > 0 && found.count < LogSink.recentCount {
+            var start = end - 1
+            while start >= 0 && chunk[start] != 10 { start -= 1 }
+            let length = end - (start + 1)
+            found.append(length > LogSink.recentRecordMax ? nil : Array(chunk[(start + 1)..<end]))
+            end = start
+        }
+        recentRecords = Array((recentRecords + found.reversed()).suffix(LogSink.recentCount))
+    }
+
+    /// The last `count` records, when kept in memory (nil: read the files).
+    public func recent(_ count: Int) -> [[UInt8]]? {
+        guard count <= recentRecords.count else { return nil }
+        let records = recentRecords.suffix(count).compactMap { $0 }
+        return records.count == count ? records : nil
     }
 
     /// A line still waiting for its end is written out once no more of it has come for `partialFlushDelay`
