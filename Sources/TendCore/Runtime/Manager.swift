@@ -378,6 +378,16 @@ public final class Manager {
         case .reload: event = .reload
         }
         dispatch(unit, event)
+        if type == .restart {
+            // PartOf=: a restart of this unit restarts the running units that are part of it (systemd.unit(5)).
+            for name in jobs.graph.node(unit.name.description).consistsOf {
+                guard let part = units[name], part.machine != nil,
+                    part.activeState == .active || part.activeState == .reloading
+                else { continue }
+                report(.info, "\(part.name): Restarting as part of \(unit.name).")
+                dispatch(part, .restart)
+            }
+        }
     }
 
     func failureMessage(_ unit: Unit, _ type: JobType) -> String {
