@@ -412,13 +412,13 @@ public final class Manager {
                 msg += "."
             }
         }
-        if let last = m_lastProcess(unit) { msg += "\n" + last }
+        if let last = lastProcessLine(unit) { msg += "\n" + last }
         if let e = unit.lastSetupError { msg += "\n" + e }
         msg += "\nSee \"tend status \(unit.name)\" and \"tend logs \(unit.name)\" for details."
         return msg
     }
 
-    private func m_lastProcess(_ unit: Unit) -> String? {
+    private func lastProcessLine(_ unit: Unit) -> String? {
         guard let p = unit.machine?.processLog.last else { return nil }
         return "Process: \(p.pid) \(p.kind.rawValue)=\(p.command) (\(p.cause.statusText))"
     }
