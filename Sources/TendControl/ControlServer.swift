@@ -101,6 +101,12 @@ public final class ControlServer {
                     {
                         continue
                     }
+                    // `tend status` of everything: the built-in targets only when they are reached.
+                    if cmd == "status" && u.targetState != nil && (u.config?.fragmentPath ?? "").isEmpty
+                        && u.activeState == .inactive
+                    {
+                        continue
+                    }
                     out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines, brief: brief, clock: clock))
                 }
             } else {

@@ -14,7 +14,7 @@ enum StatusText {
 
         let path = u["fragmentPath"]?.string ?? ""
         if load == "loaded" {
-            s += "     Loaded: loaded (\(path); \(u["enabled"]?.string ?? "static"))\n"
+            s += "     Loaded: loaded (\(path.isEmpty ? "built in" : path); \(u["enabled"]?.string ?? "static"))\n"
         } else {
             s += "     Loaded: \(load)\(path.isEmpty ? "" : " (\(path))")\n"
         }
