@@ -335,6 +335,10 @@ public final class Manager {
 
     /// Queues a job; `completion` runs when it finishes (at once when `wait` is false).
     public func enqueue(_ type: JobType, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
+        if let name = UnitName(parsing: raw), name.isTemplate, type != .stop {
+            completion(false, "Unit name \(name) is missing the instance name (\(name.prefix)@INSTANCE.\(name.suffix)).")
+            return
+        }
         guard let unit = unit(named: raw) else {
             completion(false, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found.")
             return

@@ -1,0 +1,115 @@
+import Glibc
+import Testing
+import TendControl
+import TendCore
+
+/// The client commands against a real manager: daemon-reload (command and SIGHUP), cat with drop-ins,
+/// templates, kill --who, show, list JSON, --no-block.
+@Suite(.serialized)
+struct CommandTests {
+    @Test func daemonReloadAndSIGHUPPickUpChangedFilesForTheNextStart() {
+        let h = DaemonHarness()
+        let out = h.root + "/out"
+        h.writeUnit("ver.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo one >> \(out)'\n")
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "ver").status == 0)
+        h.writeUnit("ver.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo two >> \(out)'\n")
+        #expect(h.tend("daemon-reload").status == 0)
+        #expect(h.tend("start", "ver").status == 0)
+        h.writeUnit("ver.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo three >> \(out)'\n")
+        _ = kill(h.pid, SIGHUP)
+        #expect(waitUntil { h.daemonLog.components(separatedBy: "Reloaded").count >= 3 })
+        #expect(h.tend("start", "ver").status == 0)
+        #expect(h.readFile(out) == "one\ntwo\nthree\n")
+        // A new unit file appears with daemon-reload.
+        h.writeUnit("fresh.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        #expect(h.tend("daemon-reload").status == 0)
+        #expect(h.tend("start", "fresh").status == 0)
+        #expect(h.sub("fresh") == "running")
+    }
+
+    @Test func catShowsTheFileAndItsDropInsAndTheyApply() {
+        let h = DaemonHarness()
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sleep 1000\nEnvironment=WHO=base\n")
+        try? Posix.mkdirs(h.units + "/web.service.d")
+        h.writeFile(h.units + "/web.service.d/10-override.conf", "[Service]\nEnvironment=WHO=dropin\nRestart=always\n")
+        h.start(extraArgs: ["--no-start"])
+        let cat = h.tend("cat", "web").stdout
+        #expect(cat.contains("# \(h.units)/web.service\n"))
+        #expect(cat.contains("# \(h.units)/web.service.d/10-override.conf\n"))
+        #expect(cat.contains("Environment=WHO=dropin"))
+        #expect(h.tend("show", "web", "-p", "Restart").stdout == "Restart=always\n")
+        let s = h.status("web")
+        #expect(s?["dropIns"]?.array?.count == 1)
+    }
+
+    @Test func templateInstancesRunWithTheirInstanceName() {
+        let h = DaemonHarness()
+        let out = h.root + "/inst"
+        h.writeUnit("greet@.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo %i >> \(out)'\n")
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "greet@alpha", "greet@beta").status == 0)
+        let lines = Set(h.readFile(out).split(separator: "\n").map(String.init))
+        #expect(lines == ["alpha", "beta"])
+        #expect(h.tend("start", "greet@").status != 0, "a template without instance does not start")
+    }
+
+    @Test func killWhoMainSignalsOnlyTheMainProcess() {
+        let h = DaemonHarness()
+        let pids = h.root + "/pids"
+        h.writeUnit("pair.service", """
+            [Service]
+            ExecStart=/bin/sh -c 'trap "echo main got USR1" USR1; sleep 1000 & echo $$! > \(pids); while :; do wait; done'
+            """)
+        h.start()
+        #expect(h.waitFor("pair", sub: "running"))
+        #expect(waitUntil { Int32(h.readFile(pids).trimmingCharacters(in: "\n")) != nil })
+        let child = Int32(h.readFile(pids).trimmingCharacters(in: "\n"))!
+        #expect(h.tend("kill", "pair", "--who", "main", "-s", "USR1").status == 0)
+        #expect(waitUntil { h.tend("logs", "pair", "-o", "cat").stdout.contains("main got USR1") })
+        #expect(processExists(child), "--who main leaves the other processes alone")
+        #expect(h.tend("kill", "pair", "-s", "KILL").status == 0)
+        #expect(waitUntil { !processExists(child) })
+        #expect(h.tend("kill", "nope").status != 0)
+        #expect(h.tend("kill", "pair", "-s", "SIGNOPE").status != 0)
+    }
+
+    @Test func listJSONShowAndNoBlock() throws {
+        let h = DaemonHarness()
+        h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
+        h.writeUnit("slow.service", "[Service]\nType=notify\nTimeoutStartSec=30\nExecStart=/bin/sleep 1000\n")
+        h.start(extraArgs: ["--no-start"])
+        // --no-block returns at once although the start can't finish (no READY=1 ever comes).
+        let t0 = Posix.monotonicNow
+        #expect(h.tend("start", "slow", "--no-block").status == 0)
+        #expect(Posix.monotonicNow.usec(since: t0) < 5_000_000)
+        #expect(h.sub("slow") == "start")
+        #expect(h.tend("start", "a").status == 0)
+        let rows = try JSON.parse(h.tend("list", "--output", "json").stdout)
+        let a = rows.array?.first { $0["unit"]?.string == "a.service" }
+        #expect(a?["description"]?.string == "The A")
+        #expect(a?["sub"]?.string == "running")
+        #expect((a?["mainPID"]?.int ?? 0) > 0)
+        let show = h.tend("show", "a").stdout
+        #expect(show.contains("Id=a.service\n"))
+        #expect(show.contains("ActiveState=active\n"))
+        #expect(show.contains("MainPID=\(a?["mainPID"]?.int ?? -1)\n"))
+        let shown = try JSON.parse(h.tend("show", "a", "-p", "SubState,NRestarts", "-o", "json").stdout)
+        #expect(shown.array?.first?["SubState"]?.string == "running")
+        #expect(shown.array?.first?["NRestarts"]?.string == "0")
+        #expect(h.tend("stop", "slow").status == 0)
+    }
+}
+
+extension String {
+    func components(separatedBy needle: String) -> [Substring] {
+        var parts: [Substring] = []
+        var rest = self[...]
+        while let r = rest.firstRange(of: needle) {
+            parts.append(rest[..<r.lowerBound])
+            rest = rest[r.upperBound...]
+        }
+        parts.append(rest)
+        return parts
+    }
+}
