@@ -72,3 +72,26 @@ struct NotifyMessageTests {
         #expect(m == NotifyMessage())
     }
 }
+
+/// Random datagrams (capped at the 4096 bytes the manager reads) never crash the parser, and whatever parses
+/// has only known values.
+@Test func randomDatagramsNeverCrashTheParser() {
+    var rng = SystemRandomNumberGenerator()
+    let keys = ["READY", "STATUS", "MAINPID", "WATCHDOG", "WATCHDOG_USEC", "FDNAME", "NOTIFYACCESS", "ERRNO", "X_Y", ""]
+    let values = ["1", "0", "trigger", "-1", "99999999999999999999", "all", "a:b", "", "\u{0}", "é", "12abc"]
+    for _ in 0..<5000 {
+        var bytes: [UInt8] = []
+        for _ in 0..<Int.random(in: 0..<8, using: &rng) {
+            if Bool.random(using: &rng) {
+                bytes += Array((keys.randomElement(using: &rng)! + "=" + values.randomElement(using: &rng)!).utf8)
+            } else {
+                bytes += (0..<Int.random(in: 0..<32, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+            bytes.append(10)
+        }
+        if let m = try? NotifyMessage.parse(bytes.prefix(NotifyMessage.maxSize)) {
+            if let p = m.mainPID { #expect(p > 1) }
+            if let n = m.fdName { #expect(!n.contains(":")) }
+        }
+    }
+}
