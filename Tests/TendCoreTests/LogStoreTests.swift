@@ -214,15 +214,35 @@ func record(_ us: UInt64, _ text: String, _ format: LogTimestampFormat = .iso) -
             settings: LogSettings(directory: dir.path, maxSize: 1 << 20, maxFiles: 2, maxUse: 1 << 22, timestamp: .iso),
             capture: CaptureSettings(lineMax: 49152, rateInterval: 0, rateBurst: 0, timestamp: .iso),
             writer: writer, loop: loop, scratch: ScratchBuffer(size: 4096))
-        #expect(sink.recent(1) == nil, "nothing in memory yet: read the files")
-        for i in 1...12 { sink.note("message \(i)") }
+        #expect(sink.recent(1) == [], "a new log is empty, and the ring knows it")
+        sink.note("message 1")
+        #expect(sink.recent(10)?.count == 1, "the whole log, though shorter than asked")
+        for i in 2...12 { sink.note("message \(i)") }
         let recent = try #require(sink.recent(10))
         #expect(recent.map { LogFormat.parse($0)!.text } == (3...12).map { "message \($0)" })
-        #expect(sink.recent(11) == nil)
+        #expect(sink.recent(11) == nil, "older records were evicted: read the files")
         sink.note(String(repeating: "y", count: 3000))
         #expect(sink.recent(1) == nil, "a record too long to keep in memory sends the reader to the files")
         #expect(sink.recent(2) == nil)
         sink.note("short again")
         #expect(sink.recent(1).map { $0.map { LogFormat.parse($0)!.text } } == ["short again"])
+    }
+}
+
+extension LogSinkRecentTests {
+    @Test func aLogFromAnEarlierRunIsReadFromTheFiles() throws {
+        let dir = TempDir()
+        dir.write("current", record(1_795_000_000_000_000, "from before"))
+        let loop = try EventLoop()
+        let writer = try LogWriter()
+        defer { writer.stop() }
+        let sink = LogSink(
+            unit: "x.service",
+            settings: LogSettings(directory: dir.path, maxSize: 1 << 20, maxFiles: 2, maxUse: 1 << 22, timestamp: .iso),
+            capture: CaptureSettings(lineMax: 49152, rateInterval: 0, rateBurst: 0, timestamp: .iso),
+            writer: writer, loop: loop, scratch: ScratchBuffer(size: 4096))
+        sink.note("new")
+        #expect(sink.recent(1)?.count == 1)
+        #expect(sink.recent(2) == nil)
     }
 }

@@ -75,6 +75,9 @@ public final class LogSink {
         self.writer = writer
         self.loop = loop
         self.scratch = scratch
+        // Before anything of ours is written: records from earlier runs of the manager are on disk only.
+        var st = stat()
+        hadOlderRecords = stat(settings.directory + "/current", &st) == 0 && st.st_size > 0
         self.index = writer.register(settings)
     }
 
@@ -259,6 +262,10 @@ public final class LogSink {
     /// lifetime; `recent(_:)` answers nil when it can't answer in full, and the caller reads the files.
     /// nil stands for a record too long to keep here.
     private var recentRecords: [[UInt8]?] = []
+    /// Records ever remembered, and whether the log had records before this sink wrote any: while it had none
+    /// and nothing was evicted, the ring is the whole log.
+    private var rememberedTotal = 0
+    private let hadOlderRecords: Bool
     public static let recentCount = 10
     static let recentRecordMax = 2048
 
@@ -273,14 +280,17 @@ public final class LogSink {
             found.append(length > LogSink.recentRecordMax ? nil : Array(chunk[(start + 1)..<end]))
             end = start
         }
+        rememberedTotal += found.count
         recentRecords = Array((recentRecords + found.reversed()).suffix(LogSink.recentCount))
     }
 
     /// The last `count` records, when kept in memory (nil: read the files).
     public func recent(_ count: Int) -> [[UInt8]]? {
-        guard count <= recentRecords.count else { return nil }
-        let records = recentRecords.suffix(count).compactMap { $0 }
-        return records.count == count ? records : nil
+        let wholeLog = !hadOlderRecords && rememberedTotal == recentRecords.count
+        guard count <= recentRecords.count || wholeLog else { return nil }
+        let wanted = recentRecords.suffix(count)
+        let records = wanted.compactMap { $0 }
+        return records.count == wanted.count ? records : nil
     }
 
     /// A line still waiting for its end is written out once no more of it has come for `partialFlushDelay`
