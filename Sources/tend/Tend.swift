@@ -382,6 +382,11 @@ struct Logs: ParsableCommand {
                 return true
             }
             let limit = lines ?? (follow ? 10 : nil)
+            if follow {
+                // The followers read the history themselves: nothing is lost or repeated between the two.
+                try followLogs(dirs, filter: filter, since: sinceUS, until: untilUS, limit: limit)
+                return
+            }
             if limit == nil && !reverse {
                 // Streamed: each unit's records come from a cursor, merged by time as they are read, so the
                 // first line is out after one binary search, however large the store.
@@ -420,8 +425,6 @@ struct Logs: ParsableCommand {
                 }
                 out(text)
             }
-            guard follow else { return }
-            try followLogs(dirs, filter: filter, until: untilUS)
         }
     }
 
@@ -475,16 +478,34 @@ struct Logs: ParsableCommand {
         }
     }
 
-    func followLogs(_ dirs: [(String, String)], filter: ([UInt8]) -> Bool, until: UInt64?) throws {
+    func followLogs(_ dirs: [(String, String)], filter: ([UInt8]) -> Bool, since: UInt64?, until: UInt64?,
+                    limit: Int?) throws {
         var followers: [(String, LogFollower)] = []
         // A unit that hasn't logged yet has no directory: make it, so it can be watched from the start.
         for (_, dir) in dirs { try? Posix.mkdirs(dir, mode: 0o755) }
+        // Watch first, then read: a record written in between wakes the loop below.
         let ino = ctend_inotify_dir(dirs.first!.1, 0)
-        for (unit, dir) in dirs {
-            if ino >= 0 { _ = ctend_inotify_add(ino, dir) }
-            followers.append((unit, LogFollower(directory: dir)))
-        }
         guard ino >= 0 else { throw CLIError("Failed to watch the log directory: \(Posix.errorText(-ino))") }
+        for (_, dir) in dirs.dropFirst() { _ = ctend_inotify_add(ino, dir) }
+        var history: [(time: UInt64, unit: String, line: [UInt8])] = []
+        for (unit, dir) in dirs {
+            // With a filter, -n counts matching records: start from the beginning of the range and cut later.
+            let filtered = stream != nil || grep != nil
+            let from = since ?? (filtered && limit != nil ? 0 : nil)
+            let f = LogFollower(directory: dir, since: from, lastRecords: filtered ? nil : limit)
+            for line in f.preamble + f.poll() where filter(line) {
+                history.append((LogFormat.timestamp(line) ?? 0, unit, line))
+            }
+            followers.append((unit, f))
+        }
+        history = history.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+        if let limit { history = Array(history.suffix(limit)) }
+        var text = ""
+        for r in history {
+            if let until, r.time > until { return }
+            text += LogText.render(r.line, unit: r.unit, format)
+        }
+        out(text)
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
             var text = ""

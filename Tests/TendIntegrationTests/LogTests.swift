@@ -77,6 +77,27 @@ struct LogTests {
         #expect((h.status("ticker")?["nRestarts"]?.int ?? 0) >= 4)
     }
 
+    @Test func followPrintsTheHistoryThenEveryNewLineWithoutGapOrRepeat() {
+        let h = DaemonHarness()
+        h.writeUnit("stream.service", """
+            [Service]
+            ExecStart=/bin/sh -c 'i=0; while :; do i=$$((i+1)); echo "n $$i"; sleep 0.003; done'
+            """)
+        h.start()
+        #expect(waitUntil { self.texts(h, "stream.service").count >= 50 })
+        let followed = h.root + "/followed"
+        let follower = h.spawnBackground([tendBinary, "logs", "stream", "-f", "-n", "3", "-o", "cat", "--log-dir", h.logs],
+                                         stdout: followed)
+        #expect(waitUntil(10) { h.readFile(followed).split(separator: "\n").count >= 40 })
+        _ = kill(follower, SIGTERM)
+        var st: Int32 = 0
+        _ = waitpid(follower, &st, 0)
+        let numbers = h.readFile(followed).split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }
+        #expect(numbers.count >= 40)
+        #expect(numbers == Array(numbers.first!..<(numbers.first! + numbers.count)), "consecutive: nothing lost or repeated")
+        #expect(numbers.first! >= 48, "it began with the last three records, not the whole log")
+    }
+
     @Test func sinceAndUntilAreExactAtTheBoundaries() {
         // Offline: a log directory written by hand, read without a manager.
         let h = DaemonHarness()

@@ -151,11 +151,11 @@ public final class LogCursor {
     private var bufferStart = 0
     private var finished = false
 
-    public init(directory: String, since: UInt64?, until: UInt64?) {
+    public init(directory: String, since: UInt64?, until: UInt64?, includeCurrent: Bool = true) {
         self.since = since
         self.until = until
         var paths: [(String, UInt64)] = LogReader.segments(in: directory).map { ($0.path, $0.start) }
-        if access(directory + "/current", F_OK) == 0 {
+        if includeCurrent && access(directory + "/current", F_OK) == 0 {
             paths.append((directory + "/current", LogReader.firstTimestamp(path: directory + "/current") ?? 0))
         }
         // A file ends where the next one starts: files entirely before `since` are never opened.
@@ -240,6 +240,80 @@ public final class LogFollower {
     public init(directory: String) {
         self.directory = directory
         reopen(fromEnd: true)
+    }
+
+    /// Records older than where `poll()` starts: the part of the history in rotated segments.
+    public private(set) var preamble: [[UInt8]] = []
+
+    /// Starts with the history itself, so that nothing falls between printing the past and following: the
+    /// first `poll()` returns the records of `current` from `since` (or its last `lastRecords`), and
+    /// `preamble` holds what came before them in rotated segments.
+    public init(directory: String, since: UInt64?, lastRecords: Int?) {
+        self.directory = directory
+        reopen(fromEnd: false)
+        guard fd >= 0 else {
+            // No `current` yet: whatever segments hold is history (rare: a log being rotated right now).
+            if let since {
+                let c = LogCursor(directory: directory, since: since, until: nil, includeCurrent: false)
+                while let line = c.next() { preamble.append(line) }
+            } else if let n = lastRecords, n > 0 {
+                preamble = LogReader.tail(directory: directory, count: n)
+            }
+            return
+        }
+        var st = stat()
+        fstat(fd, &st)
+        let size = Int(st.st_size)
+        if let since {
+            offset = off_t(LogReader.offset(ofFirstRecordAtOrAfter: since, fd: fd, size: size))
+            if offset == 0 {
+                let c = LogCursor(directory: directory, since: since, until: nil, includeCurrent: false)
+                while let line = c.next() { preamble.append(line) }
+            }
+        } else if let n = lastRecords {
+            let (start, found) = LogFollower.startOfLast(n, fd: fd, size: size)
+            offset = off_t(start)
+            if found < n {
+                let older = LogReader.segments(in: directory).map(\.path)
+                var need = n - found
+                for path in older.reversed() where need > 0 {
+                    let lines = LogReader.tail(path: path, count: need)
+                    preamble = lines + preamble
+                    need -= lines.count
+                }
+            }
+        } else {
+            offset = off_t(size)
+        }
+    }
+
+    /// The offset of the `n`-th last record of a file (0 when it has fewer), and how many records follow it.
+    static func startOfLast(_ n: Int, fd: Int32, size: Int) -> (Int, Int) {
+        guard n > 0, size > 0 else { return (size, 0) }
+        var end = size
+        var newlines = 0
+        var buf = [UInt8](repeating: 0, count: 65536)
+        // The file ends with a newline; the one at size-1 closes the last record.
+        var skipLast = true
+        while end > 0 {
+            let start = max(0, end - buf.count)
+            let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
+            guard got > 0 else { break }
+            var i = got - 1
+            while i >= 0 {
+                if buf[i] == 10 {
+                    if skipLast && start + i == size - 1 {
+                        skipLast = false
+                    } else {
+                        newlines += 1
+                        if newlines == n { return (start + i + 1, n) }
+                    }
+                }
+                i -= 1
+            }
+            end = start
+        }
+        return (0, newlines + 1)
     }
 
     deinit { if fd >= 0 { Posix.close(fd) } }
