@@ -30,9 +30,6 @@
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -195,9 +192,7 @@ static int reap(idtype_t type, id_t id, pid_t *pid, int *code, int *status) {
     return 1;
 }
 
-int ctend_reap_pidfd(int pidfd, int *code, int *status) { return reap((idtype_t)P_PIDFD, (id_t)pidfd, NULL, code, status); }
 int ctend_reap_any(pid_t *pid, int *code, int *status) { return reap(P_ALL, 0, pid, code, status); }
-int ctend_reap_pid(pid_t pid, int *code, int *status) { return reap(P_PID, (id_t)pid, NULL, code, status); }
 
 int ctend_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0; }
 
@@ -232,24 +227,6 @@ int ctend_trim_text(void) {
 
 void ctend_set_name(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }
 
-pid_t ctend_parent_pid(pid_t pid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    // The comm field may hold spaces and parentheses: the state follows the last ')'.
-    char *p = strrchr(buf, ')');
-    if (!p) return -1;
-    int ppid = -1;
-    char state;
-    if (sscanf(p + 1, " %c %d", &state, &ppid) != 2) return -1;
-    return (pid_t)ppid;
-}
-
 // MARK: - Signals
 
 static void fill_set(sigset_t *set, const int *signals, int count) {
@@ -261,12 +238,6 @@ int ctend_block_signals(const int *signals, int count) {
     sigset_t set;
     fill_set(&set, signals, count);
     return pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-int ctend_unblock_all_signals(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    return pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
 int ctend_signalfd(const int *signals, int count) {

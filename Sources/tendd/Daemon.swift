@@ -184,11 +184,3 @@ struct TenddMain {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in chars: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}

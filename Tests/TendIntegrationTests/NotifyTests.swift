@@ -293,14 +293,6 @@ struct NotifyTests {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in chars: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
 
 /// The Swift example service (SDNotify) under a real manager: readiness, status, watchdog pings and the fd store.
 @Suite(.serialized)

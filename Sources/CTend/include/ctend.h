@@ -85,13 +85,9 @@ int ctend_spawn(const struct ctend_spawn_attr *attr, pid_t *pid_out, int *pidfd_
 int ctend_pidfd_open(pid_t pid);
 /// pidfd_send_signal(2): 0 or errno.
 int ctend_pidfd_send_signal(int pidfd, int sig);
-/// Reaps the child behind pidfd if it has exited. Returns 1 when reaped (code/status as in siginfo:
-/// CLD_EXITED with the exit status, or CLD_KILLED/CLD_DUMPED with the signal), 0 if still running, -errno.
-int ctend_reap_pidfd(int pidfd, int *code, int *status);
-/// Reaps one exited child of any kind (waitid(P_ALL, WEXITED|WNOHANG)). 1 when reaped, 0 if none, -errno.
+/// Reaps one exited child of any kind (waitid(P_ALL, WEXITED|WNOHANG)). 1 when reaped (code/status as in
+/// siginfo: CLD_EXITED with the exit status, or CLD_KILLED/CLD_DUMPED with the signal), 0 if none, -errno.
 int ctend_reap_any(pid_t *pid, int *code, int *status);
-/// Reaps a given pid without blocking. 1 when reaped, 0 if still running, -errno.
-int ctend_reap_pid(pid_t pid, int *code, int *status);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1).
 int ctend_set_child_subreaper(void);
 /// Marks the executable's own file-backed mappings MADV_RANDOM (no fault-around: a page is mapped when it
@@ -100,15 +96,11 @@ int ctend_set_child_subreaper(void);
 int ctend_trim_text(void);
 /// prctl(PR_SET_NAME): the process's comm (15 bytes at most).
 void ctend_set_name(const char *name);
-/// The parent pid of a process, from /proc/PID/stat; -1 if unknown.
-pid_t ctend_parent_pid(pid_t pid);
 
 // MARK: - Signals
 
 /// Blocks the given signals in the calling thread (and threads created later). 0 or errno.
 int ctend_block_signals(const int *signals, int count);
-/// Unblocks every signal in the calling thread.
-int ctend_unblock_all_signals(void);
 /// A non-blocking signalfd for the given signals.
 int ctend_signalfd(const int *signals, int count);
 /// Reads one signal from a signalfd: its number, 0 if none is pending, -errno.

@@ -66,23 +66,44 @@ public enum LogReader {
         defer { Posix.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return [] }
-        var end = Int(st.st_size)
-        var collected: [UInt8] = []
-        var newlines = 0
-        var chunk = 16384
-        while end > 0 && newlines <= count {
-            let start = max(0, end - chunk)
-            var buf = [UInt8](repeating: 0, count: end - start)
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
-            guard n > 0 else { break }
-            for b in buf[0..<n] where b == 10 { newlines += 1 }
-            collected = Array(buf[0..<n]) + collected
-            end = start
-            chunk = min(chunk * 2, 1 << 20)
-        }
-        var lines = collected.split(separator: 10, omittingEmptySubsequences: false).map(Array.init)
+        let size = Int(st.st_size)
+        let (start, _) = startOfLast(count, fd: fd, size: size)
+        guard size > start else { return [] }
+        var buf = [UInt8](repeating: 0, count: size - start)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        guard n > 0 else { return [] }
+        var lines = buf[0..<n].split(separator: 10, omittingEmptySubsequences: false).map(Array.init)
         if lines.last?.isEmpty == true { lines.removeLast() }
         return Array(lines.suffix(count))
+    }
+
+    /// The offset of the `n`-th last record of a file (0 when it has fewer), and how many records follow it.
+    static func startOfLast(_ n: Int, fd: Int32, size: Int) -> (Int, Int) {
+        guard n > 0, size > 0 else { return (size, 0) }
+        var end = size
+        var newlines = 0
+        var buf = [UInt8](repeating: 0, count: 65536)
+        // The newline at size-1 closes the last record; a last record cut short has none.
+        var skipLast = true
+        while end > 0 {
+            let start = max(0, end - buf.count)
+            let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
+            guard got > 0 else { break }
+            var i = got - 1
+            while i >= 0 {
+                if buf[i] == 10 {
+                    if skipLast && start + i == size - 1 {
+                        skipLast = false
+                    } else {
+                        newlines += 1
+                        if newlines == n { return (start + i + 1, n) }
+                    }
+                }
+                i -= 1
+            }
+            end = start
+        }
+        return (0, newlines + 1)
     }
 
     /// The byte offset of the first record at or after `time` in a file (or its size when there is none): a
@@ -271,7 +292,7 @@ public final class LogFollower {
                 while let line = c.next() { preamble.append(line) }
             }
         } else if let n = lastRecords {
-            let (start, found) = LogFollower.startOfLast(n, fd: fd, size: size)
+            let (start, found) = LogReader.startOfLast(n, fd: fd, size: size)
             offset = off_t(start)
             if found < n {
                 let older = LogReader.segments(in: directory).map(\.path)
@@ -285,35 +306,6 @@ public final class LogFollower {
         } else {
             offset = off_t(size)
         }
-    }
-
-    /// The offset of the `n`-th last record of a file (0 when it has fewer), and how many records follow it.
-    static func startOfLast(_ n: Int, fd: Int32, size: Int) -> (Int, Int) {
-        guard n > 0, size > 0 else { return (size, 0) }
-        var end = size
-        var newlines = 0
-        var buf = [UInt8](repeating: 0, count: 65536)
-        // The file ends with a newline; the one at size-1 closes the last record.
-        var skipLast = true
-        while end > 0 {
-            let start = max(0, end - buf.count)
-            let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
-            guard got > 0 else { break }
-            var i = got - 1
-            while i >= 0 {
-                if buf[i] == 10 {
-                    if skipLast && start + i == size - 1 {
-                        skipLast = false
-                    } else {
-                        newlines += 1
-                        if newlines == n { return (start + i + 1, n) }
-                    }
-                }
-                i -= 1
-            }
-            end = start
-        }
-        return (0, newlines + 1)
     }
 
     deinit { if fd >= 0 { Posix.close(fd) } }

@@ -6,7 +6,7 @@ import Glibc
 public enum TimeParsing {
     /// µs since the epoch, or nil when the text is not a time.
     public static func parse(_ text: String, now: UInt64) -> UInt64? {
-        let s = text.trimmingSpaces
+        let s = text.trimmingCharacters(in: " \t")
         switch s {
         case "now": return now
         case "today": return startOfDay(now, offsetDays: 0)
@@ -102,11 +102,3 @@ public enum TimeParsing {
     private static func pow10(_ n: Int) -> Int { (0..<n).reduce(1) { acc, _ in acc * 10 } }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -262,6 +262,16 @@ public enum ProcessTable {
     }
 }
 
+extension StringProtocol {
+    /// Without the given characters at either end (Foundation's `trimmingCharacters(in:)`, which TendCore can't use).
+    public func trimmingCharacters(in chars: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
 extension String {
     func trimmingSuffix(_ s: String) -> String {
         hasSuffix(s) ? String(dropLast(s.count)) : self

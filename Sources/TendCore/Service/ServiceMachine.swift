@@ -35,7 +35,6 @@ public struct ServiceMachine: Sendable {
     /// The last main process and how it ended (`ExecMainPID=`, `ExecMainCode=`, `ExecMainStatus=`).
     public private(set) var lastMainPID: Int32?
     public private(set) var lastMainExit: ExitCause?
-    public private(set) var mainStartTimestamp: MonotonicInstant?
     /// Processes of the current run that ended, oldest first (bounded).
     public private(set) var processLog: [ProcessRecord] = []
     /// The deadline armed, if any.
@@ -322,7 +321,6 @@ public struct ServiceMachine: Sendable {
         {
             armTimer(now + config.timeoutStart, &fx)
         }
-        mainStartTimestamp = now
         fx.append(.spawn(.main, .execStart, first))
     }
 
@@ -626,7 +624,6 @@ public struct ServiceMachine: Sendable {
                     enterSignal(.stopSigterm, f, now, &fx)
                 } else if commandIndex + 1 < config.execStart.count {
                     commandIndex += 1
-                    mainStartTimestamp = now
                     fx.append(.spawn(.main, .execStart, config.execStart[commandIndex]))
                 } else {
                     enterStartPost(now, &fx)
