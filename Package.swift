@@ -1,6 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The layers (docs/architecture.md): arrows point down only, and each is a module, so a wrong arrow is a
+// compile error. TendModel sees no operating system; TendEngine reaches it only through TendSystem.
 let package = Package(
     name: "tend",
     platforms: [.macOS(.v13)],
@@ -13,31 +15,50 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // RealModule: pow() for the restart backoff without importing Glibc into the model.
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // The few things Swift can't do safely: fork/exec with child-side setup, epoll, signalfd,
         // pidfd, recvmsg with credentials. One .c, one header.
         .target(name: "CTend"),
-        // The engine: unit-file parser, service state machine, manager, logs, runtime. No printing.
-        .target(name: "TendCore", dependencies: ["CTend"]),
-        // The control protocol: request/response types and their wire codec.
-        .target(name: "TendControl", dependencies: ["TendCore", "CTend"]),
+        // Pure: unit files and the directive table, the service state machine, notify parsing, transactions,
+        // the dependency graph. No Glibc, no clock, no files.
+        .target(name: "TendModel", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        // The only door to the operating system: the System protocol and its real implementation (spawn,
+        // signal, pidfd, reap, /proc, clock, files), the epoll event loop.
+        .target(name: "TendSystem", dependencies: ["TendModel", "CTend"]),
+        // The engine, written against TendSystem: unit registry, job engine, process tracker, notify receiver,
+        // exec context, log capture and log queries. No printing.
+        .target(name: "TendEngine", dependencies: ["TendModel", "TendSystem"]),
+        // The control protocol: typed requests, replies and errors, their wire codec, the client.
+        .target(name: "TendControl", dependencies: ["TendModel", "TendSystem"]),
+        // The manager's side of the control socket: requests → engine calls, engine events → subscribers.
+        .target(name: "TendServer", dependencies: ["TendEngine", "TendControl", "TendSystem", "TendModel"]),
+        // Text renderings shared by the CLI and the coming web front end: status, analyze (SVG, dot, trees).
+        .target(name: "TendFormat", dependencies: ["TendModel", "TendControl", "TendSystem"]),
         .target(name: "SDNotify"),
         // The manager, exec'd by `tend daemon`: no ArgumentParser, no Foundation, a small footprint.
         .executableTarget(
             name: "tendd",
-            dependencies: ["TendCore", "TendControl", "CTend", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["TendEngine", "TendServer", "TendControl", "TendSystem", "TendModel", "CTend",
+                           .product(name: "Logging", package: "swift-log")]),
         // The command: argument parsing and output formatting only.
         .executableTarget(
             name: "tend",
             dependencies: [
-                "TendCore", "TendControl", "CTend", "SDNotify",
+                "TendModel", "TendSystem", "TendEngine", "TendControl", "TendFormat", "CTend", "SDNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // An example service using SDNotify (readiness, watchdog, fd store); the integration tests run it.
         .executableTarget(name: "notify-echo", dependencies: ["SDNotify"]),
-        .testTarget(name: "TendCoreTests", dependencies: ["TendCore", "TendControl", "SDNotify"]),
-        .testTarget(name: "TendIntegrationTests", dependencies: ["TendCore", "TendControl", "CTend"]),
+        // Fakes of the system (a manual clock, a fake process table, a fake event loop) for fast engine tests.
+        .target(name: "TendTestSupport", dependencies: ["TendEngine", "TendSystem", "TendModel"],
+                path: "Tests/TendTestSupport"),
+        .testTarget(name: "TendUnitTests",
+                    dependencies: ["TendModel", "TendSystem", "TendEngine", "TendControl", "TendServer", "TendFormat",
+                                   "TendTestSupport", "SDNotify"]),
+        .testTarget(name: "TendIntegrationTests", dependencies: ["TendModel", "TendSystem", "TendEngine", "TendControl", "CTend"]),
     ]
 )

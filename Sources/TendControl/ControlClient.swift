@@ -1,6 +1,7 @@
 import CTend
 import Glibc
-import TendCore
+import TendModel
+import TendSystem
 
 /// The client side of the control socket (blocking: one request, one reply, then optionally a stream).
 public final class ControlClient {

@@ -1,5 +1,6 @@
 import Glibc
-import TendCore
+import TendModel
+import TendSystem
 
 /// Default locations (DESIGN.md "Files and defaults").
 public enum Defaults {

@@ -1,3 +1,5 @@
+import TendModel
+import TendSystem
 /// A JSON value with a writer and a bounded parser, so the control protocol needs no Foundation (which
 /// would cost the manager megabytes; see DESIGN.md "Footprint").
 public enum JSON: Equatable, Sendable {
@@ -294,5 +296,28 @@ public enum JSON: Equatable, Sendable {
             }
             throw fail("unterminated string")
         }
+    }
+}
+
+extension JSON {
+    /// A number as a Double (ints too).
+    public var number: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+}
+
+extension JSON {
+    /// enable/disable changes on the wire.
+    public static func installChanges(_ changes: [InstallChange]) -> JSON {
+        .array(changes.map { c in
+            .object([
+                ("type", .string(c.kind == .created ? "symlink" : "unlink")), ("path", .string(c.path)),
+                ("target", c.target.map { .string($0) } ?? .null), ("message", .string(c.message)),
+            ])
+        })
     }
 }

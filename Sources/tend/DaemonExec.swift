@@ -1,5 +1,8 @@
 import Glibc
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
+import TendFormat
 
 /// `tend daemon ...` runs the manager, which is a separate binary, `tendd`, installed next to `tend`: the
 /// CLI's libraries stay out of the long-running process (see tendd). The exec keeps the pid, so whoever

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Glibc
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
+import TendFormat
 
 // MARK: - enable / disable / is-enabled
 
@@ -66,7 +69,7 @@ struct Enable: ParsableCommand {
             let reply = try install.perform("enable") { installer in
                 do {
                     let (changes, notes) = try installer.enable(install.units)
-                    return .object([("ok", .bool(true)), ("changes", DependencyRequests.changesJSON(changes)),
+                    return .object([("ok", .bool(true)), ("changes", JSON.installChanges(changes)),
                                     ("notes", .array(notes.map { .string($0) }))])
                 } catch let e as InstallError { throw CLIError(e.description) }
             }
@@ -86,7 +89,7 @@ struct Disable: ParsableCommand {
             let reply = try install.perform("disable") { installer in
                 do {
                     let changes = try installer.disable(install.units)
-                    return .object([("ok", .bool(true)), ("changes", DependencyRequests.changesJSON(changes))])
+                    return .object([("ok", .bool(true)), ("changes", JSON.installChanges(changes))])
                 } catch let e as InstallError { throw CLIError(e.description) }
             }
             printChanges(reply, output: install.client.output)

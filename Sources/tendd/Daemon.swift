@@ -2,7 +2,10 @@ import CTend
 import Glibc
 import Logging
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
+import TendServer
 
 /// `tendd`, the manager, which `tend daemon` execs. A binary of its own, without ArgumentParser and the
 /// FoundationEssentials it pulls in: linked into one binary, their relocated data alone costs the manager

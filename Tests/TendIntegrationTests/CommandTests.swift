@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// The client commands against a real manager: daemon-reload (command and SIGHUP), cat with drop-ins,
 /// templates, kill --who, show, list JSON, --no-block.

@@ -1,7 +1,9 @@
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// Dependencies, ordering, targets and enable/disable with a real daemon and real processes. Readiness is gated
 /// by files the test creates, so the order of events is forced, never guessed from timing.

@@ -2,7 +2,9 @@ import CTend
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// End-to-end: a real `tend daemon`, real /bin/sh children, real signals. Serialized: these tests spawn and
 /// wait, and Swift Testing's small thread pool would starve blocking tests run side by side.

@@ -2,7 +2,9 @@ import CTend
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// What a command printed and how it ended.
 struct CommandResult {

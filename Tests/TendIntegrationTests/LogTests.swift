@@ -2,7 +2,9 @@ import CTend
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// The log store with real services: every line kept and in order, rotation, follow, time ranges, a full
 /// disk, partial and huge lines, the rate limit, TAI64N, the manager's own log, offline reading.

@@ -2,7 +2,9 @@ import CTend
 import Glibc
 import Testing
 import TendControl
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 /// A tiny sd_notify client written the way a non-Swift service would do it: Python's standard library only.
 let pythonNotify = """

@@ -1,6 +1,8 @@
 import Glibc
 import Testing
-import TendCore
+import TendModel
+import TendSystem
+import TendEngine
 
 @Suite(.serialized)
 struct PartOfTests {

@@ -1,0 +1,34 @@
+import TendModel
+
+/// What the engine tells its observers (the control server's subscriptions, probes, the web front end): every
+/// change of a unit's state and every finished job, in the order they happened, on the manager's thread.
+public enum EngineEvent: Sendable, Equatable {
+    /// A unit's active or sub state changed; `result` is the service's result (`success`, `exit-code`, ...).
+    case unitChanged(unit: String, activeState: ActiveState, subState: String, result: String)
+    /// A job finished (systemd's `JobRemoved` signal): its unit, kind and result.
+    case jobFinished(unit: String, job: String, result: JobResult)
+}
+
+/// The observers of one manager. Registering costs nothing when no one listens: `publish` is a loop over an
+/// empty dictionary.
+final class EngineObservers {
+    private var handlers: [UInt64: (EngineEvent) -> Void] = [:]
+    private var next: UInt64 = 1
+
+    func add(_ handler: @escaping (EngineEvent) -> Void) -> UInt64 {
+        let token = next
+        next += 1
+        handlers[token] = handler
+        return token
+    }
+
+    func remove(_ token: UInt64) { handlers[token] = nil }
+
+    var isEmpty: Bool { handlers.isEmpty }
+
+    func publish(_ event: EngineEvent) {
+        guard !handlers.isEmpty else { return }
+        // In token order, so subscribers see the same sequence; a handler may unsubscribe itself.
+        for token in handlers.keys.sorted() { handlers[token]?(event) }
+    }
+}

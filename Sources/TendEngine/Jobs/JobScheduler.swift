@@ -1,0 +1,567 @@
+import Glibc
+import TendModel
+import TendSystem
+
+/// A target's state: no processes, just reached or not (systemd.target(5)).
+public enum TargetState: String, Sendable {
+    case inactive, active
+}
+
+/// When a unit went through its start, for `tend analyze` (monotonic instants).
+public struct UnitTiming: Sendable {
+    /// The start job was queued.
+    public var queued: MonotonicInstant?
+    /// It entered activating (its start job ran).
+    public var activating: MonotonicInstant?
+    /// It became ready (active; a oneshot without RemainAfterExit=: finished).
+    public var active: MonotonicInstant?
+    /// It failed (or its job failed) at this time.
+    public var failed: MonotonicInstant?
+    /// The unit whose job it waited for last before its own could run.
+    public var heldBy: String?
+    /// The last job's result (nil while it runs).
+    public var lastResult: JobResult?
+    /// A failed Condition*= skipped it.
+    public var skippedBy: String?
+}
+
+/// The runtime half of jobs (systemd's job queue): one job per unit at most, each dispatched to its unit's state
+/// machine only when every job it is ordered after has finished, finished when the unit becomes ready (or
+/// fails, which fails the jobs of units that require it with result `dependency`).
+///
+/// Everything runs on the manager's thread. Completions reported from inside a state machine's dispatch are
+/// handled after the current event (`EventLoop.afterEvents`), so no unit's machine is entered twice at once.
+public final class JobScheduler {
+    unowned let manager: Manager
+
+    final class Job {
+        let unit: String
+        var kind: JobKind
+        var running = false
+        var completions: [(JobResult) -> Void] = []
+        /// The unit whose job this one waited for last.
+        var blocker: String?
+        /// Where the last check of `runnable` stopped in the unit's ordering neighbours: the ones before it did
+        /// not block then, and can only start to when a job is installed, which resets this.
+        var scanFrom = 0
+        /// The machine's account of a failure, taken when it happened (the process log moves on).
+        var failureText: String?
+        init(unit: String, kind: JobKind) {
+            self.unit = unit
+            self.kind = kind
+        }
+    }
+
+    private var jobs: [String: Job] = [:]
+    /// Queue position of each job (for a deterministic pass) and the jobs whose runnability may have changed.
+    private var sequence: [String: Int] = [:]
+    private var nextSequence = 0
+    private var dirty: Set<String> = []
+    /// Jobs blocked by a unit's job, woken (made dirty) when it finishes: a target ordered after 1000 services
+    /// is then checked again when its current blocker finishes, not whenever any of them does.
+    private var waitingOn: [String: Set<String>] = [:]
+    /// While submitting many transactions at once (launch), run nothing until the last is queued.
+    private var batching = false
+    private var cachedGraph: DependencyGraph?
+    public private(set) var timings: [String: UnitTiming] = [:]
+    /// When the manager began starting units (the origin of `analyze` times).
+    public private(set) var bootTime: MonotonicInstant = Posix.monotonicNow
+    private var pumping = false
+    private var pumpScheduled = false
+    /// Unit events seen inside a dispatch, handled by the next pump.
+    private var pendingEvents: [(String, ActiveState, ActiveState)] = []
+    private var pendingFinished: [(String, JobType, Bool)] = []
+
+    init(manager: Manager) { self.manager = manager }
+
+    // MARK: - The graph
+
+    /// The dependency graph of every loaded unit plus the `.wants/`/`.requires/` directories; rebuilt after
+    /// daemon-reload, enable and disable.
+    public var graph: DependencyGraph {
+        if let g = cachedGraph { return g }
+        var deps: [UnitDependencies] = []
+        for unit in manager.units.values {
+            guard let config = unit.config else { continue }
+            var d = UnitDependencies(config: config)
+            for dir in manager.options.unitPaths {
+                d.wants += listDirectory("\(dir)/\(d.name).wants").filter(Self.isUnitName)
+                d.requires += listDirectory("\(dir)/\(d.name).requires").filter(Self.isUnitName)
+            }
+            // The units named must be loaded to take part (templates' instances are loaded on demand).
+            for name in d.wants + d.requires + d.bindsTo + d.requisite + d.upholds where manager.units[name] == nil {
+                _ = manager.unit(named: name)
+            }
+            deps.append(d)
+        }
+        // Units loaded on demand just now.
+        let known = Set(deps.map(\.name))
+        for unit in manager.units.values where !known.contains(unit.name.description) {
+            if let c = unit.config { deps.append(UnitDependencies(config: c)) }
+        }
+        let g = DependencyGraph(units: deps)
+        cachedGraph = g
+        return g
+    }
+
+    static func isUnitName(_ s: String) -> Bool {
+        UnitName.knownSuffixes.contains { s.hasSuffix("." + $0) } && !s.hasPrefix(".")
+    }
+
+    /// Unit files or links changed (daemon-reload, enable, disable): rebuild the graph on next use.
+    public func invalidate() {
+        cachedGraph = nil
+        // Neighbour lists change with the graph: every waiting job checks again from the start.
+        for j in jobs.values where !j.running {
+            j.scanFrom = 0
+            dirty.insert(j.unit)
+        }
+        for u in manager.units.values { u.enablementCache = nil }
+    }
+
+    // MARK: - Built-in targets
+
+    /// The targets systemd ships, as empty units, for any not defined by a file (systemd.special(7)).
+    static let builtinTargets: [(String, String, requires: [String], wants: [String])] = [
+        ("default.target", "Default target (built in: wants multi-user.target)", [], ["multi-user.target"]),
+        ("multi-user.target", "Multi-User System", ["basic.target"], []),
+        ("graphical.target", "Graphical Interface", ["multi-user.target"], []),
+        ("basic.target", "Basic System", ["sysinit.target"], []),
+        ("sysinit.target", "System Initialization", [], []),
+        ("network.target", "Network", [], []),
+        ("network-online.target", "Network is Online", [], []),
+        ("network-pre.target", "Preparation for Network", [], []),
+        ("nss-lookup.target", "Host and Network Name Lookups", [], []),
+        ("remote-fs.target", "Remote File Systems", [], []),
+        ("local-fs.target", "Local File Systems", [], []),
+        ("time-sync.target", "System Time Synchronized", [], []),
+        ("timers.target", "Timer Units", [], []),
+        ("sockets.target", "Socket Units", [], []),
+        ("paths.target", "Path Units", [], []),
+        ("shutdown.target", "System Shutdown", [], []),
+    ]
+
+    func addBuiltinTargets(now: MonotonicInstant) {
+        for (name, description, requires, wants) in Self.builtinTargets where manager.units[name] == nil {
+            guard let unitName = UnitName(parsing: name) else { continue }
+            var c = ServiceConfig(name: unitName)
+            c.description = description
+            c.requires = requires
+            c.after = requires
+            c.wants = wants
+            manager.units[name] = Unit(name: unitName, result: UnitLoadResult(config: c, diagnostics: []), now: now)
+        }
+        invalidate()
+    }
+
+    // MARK: - Requests
+
+    /// Queues `kind` for `name` and what it pulls in; `completion` gets the anchor job's result and, on failure,
+    /// the message for the client.
+    /// Several anchors in one transaction (launch). A refused transaction falls back to one per unit, so one bad
+    /// unit (an ordering cycle, a missing requirement) does not keep the others from starting.
+    func submit(_ kind: JobKind, _ names: [String], completion: ((JobResult, String?) -> Void)?) {
+        let g = graph
+        var existing: [String: JobKind] = [:]
+        for (u, j) in jobs { existing[u] = j.kind }
+        do {
+            let t = try Transaction.build(g, anchors: names, kind: kind,
+                                          state: { self.manager.units[$0]?.activeState ?? .inactive }, existing: existing)
+            queue(t, kind: kind, completion: nil)
+            pump()
+        } catch {
+            batching = true
+            for name in names where jobs[name]?.kind != kind { submit(kind, name, completion: nil) }
+            batching = false
+            pump()
+        }
+    }
+
+    public func submit(_ kind: JobKind, _ name: String, completion: ((JobResult, String?) -> Void)?) {
+        guard let unit = manager.unit(named: name) else {
+            completion?(.failed, "Unit \(UnitName(parsing: name)?.description ?? name) not found.")
+            return
+        }
+        let anchor = unit.name.description
+        if unit.loadState != .loaded {
+            if kind == .stop && unit.activeState == .inactive {
+                completion?(.done, nil)
+                return
+            }
+            let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
+            completion?(.failed, "Unit \(anchor) has a bad setting:\n" + errors.joined(separator: "\n"))
+            return
+        }
+        if cachedGraph?.isKnown(anchor) != true { cachedGraph = nil }
+        let g = graph
+        var existing: [String: JobKind] = [:]
+        for (u, j) in jobs { existing[u] = j.kind }
+        let t: Transaction
+        do {
+            t = try Transaction.build(g, anchor: anchor, kind: kind, state: { self.manager.units[$0]?.activeState ?? .inactive },
+                                      existing: existing)
+        } catch {
+            manager.report(.error, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
+            completion?(.failed, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
+            return
+        }
+        queue(t, kind: kind, completion: completion)
+        pump()
+    }
+
+    private func queue(_ t: Transaction, kind: JobKind, completion: ((JobResult, String?) -> Void)?) {
+        let anchor = t.anchor
+        for broken in t.brokenCycles {
+            manager.report(.warning, "\(anchor): Found ordering cycle: \(broken.path.joined(separator: " → ")); "
+                + "breaking it by dropping the start job of \(broken.dropped), which is only wanted.")
+        }
+        for missing in t.missingWanted where UnitName(parsing: missing)?.suffix == "service" || missing.hasSuffix(".target") {
+            manager.report(.debug, "\(anchor): Wanted unit \(missing) not found, ignoring.")
+        }
+        let now = Posix.monotonicNow
+        for planned in t.jobs {
+            let job = install(planned.unit, planned.kind)
+            let willStart = manager.units[planned.unit].map { $0.activeState == .inactive || $0.activeState == .failed }
+            if planned.kind == .start && willStart == true && !job.running {
+                var timing = timings[planned.unit] ?? UnitTiming()
+                timing.queued = now
+                timing.activating = nil
+                timing.active = nil
+                timing.failed = nil
+                timing.heldBy = nil
+                timing.lastResult = nil
+                timing.skippedBy = nil
+                timings[planned.unit] = timing
+            }
+            if planned.unit == anchor, let completion {
+                job.completions.append { [unowned self, unowned job] result in
+                    completion(result, result == .done ? nil : job.failureText ?? self.message(anchor, kind, result))
+                }
+            }
+        }
+    }
+
+    /// Adds a job, merging with or replacing the unit's current one.
+    private func install(_ unit: String, _ kind: JobKind) -> Job {
+        rescanNeighbours(of: unit)
+        if let old = jobs[unit] {
+            if old.kind == kind || (old.kind == .start && kind == .verifyActive) { return old }
+            if old.kind == .verifyActive && kind == .start && !old.running {
+                old.kind = .start
+                return old
+            }
+            // A start replaces a stop and the other way round; the old job's clients learn it was canceled.
+            jobs[unit] = nil
+            for other in graph.orderingNeighbours(unit) where jobs[other] != nil { dirty.insert(other) }
+            dirty.formUnion(waitingOn.removeValue(forKey: unit) ?? [])
+            for c in old.completions { c(.canceled) }
+        }
+        let job = Job(unit: unit, kind: kind)
+        jobs[unit] = job
+        sequence[unit] = nextSequence
+        nextSequence += 1
+        dirty.insert(unit)
+        return job
+    }
+
+    private func message(_ unit: String, _ kind: JobKind, _ result: JobResult) -> String {
+        switch result {
+        case .dependency:
+            return "A dependency job for \(unit) failed. See \"tend list-dependencies \(unit)\" and \"tend status\" of its dependencies."
+        case .canceled:
+            return "Job for \(unit) canceled."
+        case .assert:
+            let what = timings[unit]?.skippedBy.map { " (\($0))" } ?? ""
+            return "Assertion failed on job for \(unit)\(what)."
+        case .failed, .done:
+            if let u = manager.units[unit], u.machine != nil {
+                return manager.failureMessage(u, kind == .stop ? .stop : .start)
+            }
+            return "Job for \(unit) failed."
+        }
+    }
+
+    /// Launch: the default target, the one named with `--target`, or (the "directory of services" rule) every
+    /// service when the unit directories hold no targets and no `.wants/`/`.requires/` links at all.
+    public func bootStart(target: String?) {
+        bootTime = Posix.monotonicNow
+        if let target {
+            manager.report(.info, "Starting \(UnitName(parsing: target)?.description ?? target).")
+            submit(.start, target, completion: nil)
+            return
+        }
+        if Self.usesTargets(manager.options.unitPaths) {
+            manager.report(.info, "Starting default.target.")
+            submit(.start, "default.target", completion: nil)
+            return
+        }
+        // One transaction for the whole directory: each service an anchor (a broken one is left out and logged).
+        var anchors: [String] = []
+        for unit in manager.sortedUnits where unit.name.suffix == "service" {
+            guard unit.loadState == .loaded else {
+                for d in unit.diagnostics where d.severity == .error { manager.report(.error, d.description) }
+                continue
+            }
+            anchors.append(unit.name.description)
+        }
+        guard !anchors.isEmpty else { return }
+        submit(.start, anchors, completion: nil)
+    }
+
+    /// Whether the unit directories use targets: a `default.target` or `multi-user.target` file, or any
+    /// `*.wants`/`*.requires` directory.
+    public static func usesTargets(_ paths: [String]) -> Bool {
+        for dir in paths {
+            for entry in listDirectory(dir) {
+                if entry == "default.target" || entry == "multi-user.target" { return true }
+                if entry.hasSuffix(".wants") || entry.hasSuffix(".requires") { return true }
+            }
+        }
+        return false
+    }
+
+    /// Manager shutdown: a stop job for every unit not inactive; the ordering makes it the reverse of the start
+    /// order.
+    public func stopAll() {
+        for unit in manager.sortedUnits where unit.activeState != .inactive && unit.activeState != .failed {
+            _ = install(unit.name.description, .stop)
+        }
+        pump()
+    }
+
+    // MARK: - Running jobs
+
+    private func runnable(_ job: Job, _ g: DependencyGraph) -> Bool {
+        let neighbours = g.orderingNeighbours(job.unit)
+        var i = min(job.scanFrom, neighbours.count)
+        while i < neighbours.count {
+            let other = neighbours[i]
+            if let o = jobs[other], g.mustWait(job.unit, job.kind, for: other, o.kind) {
+                job.blocker = other
+                job.scanFrom = i
+                waitingOn[other, default: []].insert(job.unit)
+                return false
+            }
+            i += 1
+        }
+        job.scanFrom = neighbours.count
+        return true
+    }
+
+    /// A job appeared (or changed kind) for `unit`: jobs that already looked past it must look again.
+    private func rescanNeighbours(of unit: String) {
+        for other in graph.orderingNeighbours(unit) {
+            if let j = jobs[other], !j.running { j.scanFrom = 0 }
+        }
+    }
+
+    /// Runs every runnable job, until nothing changes.
+    func pump() {
+        guard !pumping, !batching else { return }
+        pumping = true
+        defer { pumping = false }
+        var progress = true
+        while progress {
+            progress = false
+            if !pendingFinished.isEmpty || !pendingEvents.isEmpty {
+                progress = true
+                let finished = pendingFinished
+                pendingFinished = []
+                for (unit, type, ok) in finished { machineFinished(unit, type, ok) }
+                let events = pendingEvents
+                pendingEvents = []
+                for (unit, from, to) in events { unitChanged(unit, from, to) }
+            }
+            guard !dirty.isEmpty else { continue }
+            let g = graph
+            let candidates = dirty.sorted { (sequence[$0] ?? 0) < (sequence[$1] ?? 0) }
+            dirty = []
+            for name in candidates {
+                guard let job = jobs[name], !job.running, runnable(job, g) else { continue }
+                run(job, g)
+                progress = true
+            }
+        }
+    }
+
+    private func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        manager.loop.afterEvents { [unowned self] in
+            self.pumpScheduled = false
+            self.pump()
+        }
+    }
+
+    private func run(_ job: Job, _ g: DependencyGraph) {
+        guard let unit = manager.units[job.unit] else {
+            finish(job, .failed)
+            return
+        }
+        let now = Posix.monotonicNow
+        switch job.kind {
+        case .verifyActive:
+            finish(job, unit.activeState == .active || unit.activeState == .reloading ? .done : .failed)
+        case .start:
+            var timing = timings[job.unit] ?? UnitTiming()
+            timing.heldBy = job.blocker
+            if unit.activeState == .active || unit.activeState == .reloading {
+                timings[job.unit] = timing
+                finish(job, .done)
+                return
+            }
+            if let config = unit.config, !config.conditions.isEmpty {
+                let outcome = Conditions.evaluate(config.conditions, environment: manager.managerEnvironmentForConditions)
+                if !outcome.conditionsMet || !outcome.assertsMet {
+                    timing.skippedBy = outcome.failed
+                    timing.activating = now
+                    timings[job.unit] = timing
+                    if !outcome.assertsMet {
+                        manager.report(.error, "\(job.unit): Assertion failed: \(outcome.failed ?? "")")
+                        finish(job, .assert)
+                    } else {
+                        manager.report(.info, "\(job.unit): Condition check resulted in the unit being skipped: \(outcome.failed ?? "").")
+                        finish(job, .done)
+                    }
+                    return
+                }
+            }
+            timing.activating = now
+            timings[job.unit] = timing
+            if unit.targetState != nil {
+                unit.targetState = .active
+                manager.publishState(unit)
+                timings[job.unit]?.active = now
+                finish(job, .done)
+                return
+            }
+            guard unit.loadState == .loaded, unit.machine != nil else {
+                manager.report(.error, "\(job.unit): Unit has a bad setting or is not loaded, not starting it.")
+                finish(job, .failed)
+                return
+            }
+            job.running = true
+            manager.dispatch(unit, .start)
+        case .stop:
+            if unit.targetState != nil {
+                unit.targetState = .inactive
+                manager.publishState(unit)
+                finish(job, .done)
+                return
+            }
+            guard unit.machine != nil, unit.activeState != .inactive, unit.activeState != .failed else {
+                finish(job, .done)
+                return
+            }
+            job.running = true
+            manager.dispatch(unit, .stop)
+        }
+    }
+
+    private func finish(_ job: Job, _ result: JobResult) {
+        guard jobs[job.unit] === job else { return }
+        jobs[job.unit] = nil
+        sequence[job.unit] = nil
+        // The jobs that waited for this one.
+        for w in waitingOn.removeValue(forKey: job.unit) ?? [] where jobs[w] != nil { dirty.insert(w) }
+        let now = Posix.monotonicNow
+        if job.kind == .start {
+            timings[job.unit, default: UnitTiming()].lastResult = result
+            if result == .done {
+                if timings[job.unit]?.active == nil && timings[job.unit]?.skippedBy == nil {
+                    timings[job.unit]?.active = now
+                }
+            } else {
+                timings[job.unit]?.failed = now
+            }
+        }
+        if result == .dependency {
+            manager.report(.error, "\(job.unit): Dependency failed for \(manager.units[job.unit]?.config?.description ?? job.unit).")
+        }
+        manager.observers.publish(.jobFinished(unit: job.unit, job: job.kind.rawValue, result: result))
+        for c in job.completions { c(result) }
+        // A start that did not succeed fails the waiting jobs of units that need this one.
+        if result != .done && job.kind != .stop {
+            let n = graph.node(job.unit)
+            for d in n.requiredBy + n.boundBy + n.requisiteOf {
+                if let dj = jobs[d], dj.kind != .stop, !dj.running { finish(dj, .dependency) }
+            }
+        }
+    }
+
+    // MARK: - Hooks from the manager
+
+    /// A machine finished a job (`.jobFinished` effect). Called inside a dispatch: handled after it.
+    func machineJobFinished(_ unit: Unit, _ type: JobType, _ ok: Bool) {
+        let name = unit.name.description
+        if !ok, let job = jobs[name], job.running, job.kind == .start, type == .start || type == .restart {
+            job.failureText = manager.failureMessage(unit, .start)
+        }
+        pendingFinished.append((name, type, ok))
+        schedulePump()
+    }
+
+    private func machineFinished(_ name: String, _ type: JobType, _ ok: Bool) {
+        guard let job = jobs[name], job.running else { return }
+        switch (job.kind, type) {
+        case (.start, .start), (.start, .restart): finish(job, ok ? .done : .failed)
+        case (.stop, .stop): finish(job, .done)
+        default: break
+        }
+    }
+
+    /// A unit's machine changed state. Called inside a dispatch: handled after it.
+    func unitStateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+        let a = from.activeState, b = to.activeState
+        guard a != b else { return }
+        let name = unit.name.description
+        let now = Posix.monotonicNow
+        if b == .activating && (a == .inactive || a == .failed) {
+            if timings[name]?.activating == nil || jobs[name] == nil { timings[name, default: UnitTiming()].activating = now }
+        }
+        if b == .active && a == .activating { timings[name, default: UnitTiming()].active = now }
+        if b == .failed { timings[name, default: UnitTiming()].failed = now }
+        pendingEvents.append((name, a, b))
+        schedulePump()
+    }
+
+    private func unitChanged(_ name: String, _ from: ActiveState, _ to: ActiveState) {
+        let g = graph
+        let n = g.node(name)
+        let down = to == .inactive || to == .failed
+        let wasUp = from == .active || from == .reloading || from == .activating || from == .deactivating
+        if down && wasUp {
+            // BindsTo=: units bound to this one stop with it, however it went down.
+            for d in n.boundBy {
+                guard let u = manager.units[d], u.activeState != .inactive, u.activeState != .failed,
+                    jobs[d]?.kind != .stop
+                else { continue }
+                manager.report(.info, "\(d): Stopping, because it is bound to \(name), which went down.")
+                submit(.stop, d, completion: nil)
+            }
+        }
+        if to == .failed {
+            for d in n.onFailure {
+                manager.report(.info, "\(name): Triggering OnFailure= dependency \(d).")
+                submit(.start, d, completion: nil)
+            }
+        }
+        if down {
+            // Upholds=: an active unit keeps the units it upholds running.
+            for d in n.upheldBy where manager.units[d]?.activeState == .active && jobs[name] == nil {
+                if manager.shuttingDownForJobs { break }
+                manager.report(.info, "\(name): Starting, upheld by \(d).")
+                submit(.start, name, completion: nil)
+                break
+            }
+        }
+    }
+
+    // MARK: - Queries
+
+    /// The unit's pending job, for status and tests.
+    public func job(for unit: String) -> (kind: JobKind, running: Bool)? {
+        jobs[unit].map { ($0.kind, $0.running) }
+    }
+    public var queuedJobs: Int { jobs.count }
+}
