@@ -78,8 +78,6 @@ public final class Unit {
     /// Other processes of the unit watched through a pidfd while it is being killed: pid → (pidfd, token).
     var watched: [Int32: (Int32, UInt64)] = [:]
     public internal(set) var log: LogSink?
-    /// Clients waiting for a job of this unit.
-    var waiters: [(JobType, (Bool) -> Void)] = []
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
     public internal(set) var lastSetupError: String?
     /// The last kill signal sent to all of the unit's processes in its current kill state.
@@ -338,7 +336,21 @@ public final class Manager {
 
     /// Queues a job; `completion` runs when it finishes (at once when `wait` is false).
     public func enqueue(_ type: JobType, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
-        if let name = UnitName(parsing: raw), name.isTemplate, type != .stop {
+        let kind: JobKind
+        switch type {
+        case .start: kind = .start
+        case .stop: kind = .stop
+        case .restart: kind = .restart
+        case .reload: kind = .reload
+        }
+        submit(kind, unit: raw, wait: wait, completion: completion)
+    }
+
+    /// Queues a job of any kind through the job engine (dependencies, ordering, restart propagation), as
+    /// systemd sends every request through its job queue. With `wait` false the client hears only of a refused
+    /// transaction (it fails synchronously), not of the job.
+    public func submit(_ kind: JobKind, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
+        if let name = UnitName(parsing: raw), name.isTemplate, kind != .stop {
             completion(false, "Unit name \(name) is missing the instance name (\(name.prefix)@INSTANCE.\(name.suffix)).")
             return
         }
@@ -351,49 +363,19 @@ public final class Manager {
             completion(false, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n"))
             return
         }
-        if shuttingDown && type != .stop {
+        if shuttingDown && kind != .stop {
             completion(false, "The manager is shutting down.")
             return
         }
-        if type == .start || type == .stop || unit.targetState != nil {
-            // Through the job queue: dependencies, ordering, conditions (Manager/JobScheduler.swift).
-            // With --no-block the client hears of a refused transaction (it fails synchronously), not of the job.
-            var answered = false
-            jobs.submit(type == .stop ? .stop : .start, unit.name.description) { result, message in
-                guard !answered else { return }
-                answered = true
-                completion(result == .done || !wait && result == .canceled, message)
-            }
-            if !answered {
-                answered = !wait
-                if !wait { completion(true, nil) }
-            }
-            return
+        var answered = false
+        jobs.submit(kind, unit.name.description) { result, message in
+            guard !answered else { return }
+            answered = true
+            completion(result == .done || !wait && result == .canceled, message)
         }
-        if wait {
-            unit.waiters.append((type, { ok in
-                completion(ok, ok ? nil : self.failureMessage(unit, type))
-            }))
-        } else {
+        if !answered && !wait {
+            answered = true
             completion(true, nil)
-        }
-        let event: ServiceEvent
-        switch type {
-        case .start: event = .start
-        case .stop: event = .stop
-        case .restart: event = .restart
-        case .reload: event = .reload
-        }
-        dispatch(unit, event)
-        if type == .restart {
-            // PartOf=: a restart of this unit restarts the running units that are part of it (systemd.unit(5)).
-            for name in jobs.graph.node(unit.name.description).consistsOf {
-                guard let part = units[name], part.machine != nil,
-                    part.activeState == .active || part.activeState == .reloading
-                else { continue }
-                report(.info, "\(part.name): Restarting as part of \(unit.name).")
-                dispatch(part, .restart)
-            }
         }
     }
 
@@ -494,9 +476,6 @@ public final class Manager {
         case .resolveMainPID:
             queue.append(.mainPIDResolved(resolveMainPID(unit)))
         case .jobFinished(let type, let ok):
-            let matching = unit.waiters.filter { $0.0 == type }
-            unit.waiters.removeAll { $0.0 == type }
-            for w in matching { w.1(ok) }
             jobs.machineJobFinished(unit, type, ok)
         case .log(let level, let message):
             report(level, "\(unit.name): \(message)")

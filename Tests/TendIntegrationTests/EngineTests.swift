@@ -391,7 +391,9 @@ struct EngineTests {
             """)
         h.start(extraArgs: ["--no-start"])
         let followed = h.root + "/followed"
-        let follower = h.spawnBackground([tendBinary, "logs", "talker", "-f", "-n", "0", "-o", "cat"], stdout: followed)
+        // The unit never ran, so its whole history is this test's: `-n 1000` instead of `-n 0` keeps a follower
+        // that gets going only after the first lines were written (a loaded machine) from missing them.
+        let follower = h.spawnBackground([tendBinary, "logs", "talker", "-f", "-n", "1000", "-o", "cat"], stdout: followed)
         #expect(waitUntil { h.tend("status", "talker").status == 3 })
         #expect(h.tend("start", "talker").status == 0)
         // Two runs' worth of lines arrive through the same follow, in order.

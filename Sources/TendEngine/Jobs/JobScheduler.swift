@@ -222,7 +222,7 @@ public final class JobScheduler {
         for planned in t.jobs {
             let job = install(planned.unit, planned.kind)
             let willStart = manager.units[planned.unit].map { $0.activeState == .inactive || $0.activeState == .failed }
-            if planned.kind == .start && willStart == true && !job.running {
+            if planned.kind.startsUnit && willStart == true && !job.running {
                 var timing = timings[planned.unit] ?? UnitTiming()
                 timing.queued = now
                 timing.activating = nil
@@ -246,11 +246,14 @@ public final class JobScheduler {
         rescanNeighbours(of: unit)
         if let old = jobs[unit] {
             if old.kind == kind || (old.kind == .start && kind == .verifyActive) { return old }
-            if old.kind == .verifyActive && kind == .start && !old.running {
-                old.kind = .start
+            if !old.running, let merged = JobKind.merged(old.kind, kind) {
+                // One waiting job does both (systemd merges jobs the same way); its clients stay attached.
+                old.kind = merged
+                dirty.insert(unit)
                 return old
             }
-            // A start replaces a stop and the other way round; the old job's clients learn it was canceled.
+            if old.running && old.kind.startsUnit && (kind == .start || kind == .verifyActive) { return old }
+            // Otherwise the new job replaces the old one; the old job's clients learn it was canceled.
             jobs[unit] = nil
             for other in graph.orderingNeighbours(unit) where jobs[other] != nil { dirty.insert(other) }
             dirty.formUnion(waitingOn.removeValue(forKey: unit) ?? [])
@@ -275,7 +278,7 @@ public final class JobScheduler {
             return "Assertion failed on job for \(unit)\(what)."
         case .failed, .done:
             if let u = manager.units[unit], u.machine != nil {
-                return manager.failureMessage(u, kind == .stop ? .stop : .start)
+                return manager.failureMessage(u, kind.machineJob)
             }
             return "Job for \(unit) failed."
         }
@@ -455,6 +458,33 @@ public final class JobScheduler {
             }
             job.running = true
             manager.dispatch(unit, .stop)
+        case .restart, .tryRestart, .reload:
+            let down = unit.activeState == .inactive || unit.activeState == .failed
+            if job.kind == .tryRestart && down {
+                finish(job, .done)  // try-restart leaves a unit that isn't running alone
+                return
+            }
+            if unit.targetState != nil {
+                // A target has no processes: restarting it reaches it again, reloading it does nothing.
+                if job.kind != .reload {
+                    unit.targetState = .active
+                    manager.publishState(unit)
+                }
+                finish(job, down && job.kind == .reload ? .failed : .done)
+                return
+            }
+            guard unit.loadState == .loaded, unit.machine != nil else {
+                finish(job, .failed)
+                return
+            }
+            if job.kind != .reload {
+                var timing = timings[job.unit] ?? UnitTiming()
+                timing.heldBy = job.blocker
+                timing.activating = now
+                timings[job.unit] = timing
+            }
+            job.running = true
+            manager.dispatch(unit, job.kind == .reload ? .reload : .restart)
         }
     }
 
@@ -465,7 +495,7 @@ public final class JobScheduler {
         // The jobs that waited for this one.
         for w in waitingOn.removeValue(forKey: job.unit) ?? [] where jobs[w] != nil { dirty.insert(w) }
         let now = Posix.monotonicNow
-        if job.kind == .start {
+        if job.kind.startsUnit {
             timings[job.unit, default: UnitTiming()].lastResult = result
             if result == .done {
                 if timings[job.unit]?.active == nil && timings[job.unit]?.skippedBy == nil {
@@ -481,10 +511,10 @@ public final class JobScheduler {
         manager.observers.publish(.jobFinished(unit: job.unit, job: job.kind.rawValue, result: result))
         for c in job.completions { c(result) }
         // A start that did not succeed fails the waiting jobs of units that need this one.
-        if result != .done && job.kind != .stop {
+        if result != .done && job.kind != .stop && job.kind != .reload {
             let n = graph.node(job.unit)
             for d in n.requiredBy + n.boundBy + n.requisiteOf {
-                if let dj = jobs[d], dj.kind != .stop, !dj.running { finish(dj, .dependency) }
+                if let dj = jobs[d], dj.kind != .stop, dj.kind != .reload, !dj.running { finish(dj, .dependency) }
             }
         }
     }
@@ -494,8 +524,8 @@ public final class JobScheduler {
     /// A machine finished a job (`.jobFinished` effect). Called inside a dispatch: handled after it.
     func machineJobFinished(_ unit: Unit, _ type: JobType, _ ok: Bool) {
         let name = unit.name.description
-        if !ok, let job = jobs[name], job.running, job.kind == .start, type == .start || type == .restart {
-            job.failureText = manager.failureMessage(unit, .start)
+        if !ok, let job = jobs[name], job.running, job.kind != .stop, job.kind != .verifyActive {
+            job.failureText = manager.failureMessage(unit, job.kind == .reload ? .reload : type)
         }
         pendingFinished.append((name, type, ok))
         schedulePump()
@@ -504,7 +534,9 @@ public final class JobScheduler {
     private func machineFinished(_ name: String, _ type: JobType, _ ok: Bool) {
         guard let job = jobs[name], job.running else { return }
         switch (job.kind, type) {
-        case (.start, .start), (.start, .restart): finish(job, ok ? .done : .failed)
+        case (.start, .start), (.start, .restart), (.restart, .start), (.restart, .restart), (.tryRestart, .start),
+            (.tryRestart, .restart), (.reload, .reload):
+            finish(job, ok ? .done : .failed)
         case (.stop, .stop): finish(job, .done)
         default: break
         }
@@ -530,7 +562,9 @@ public final class JobScheduler {
         let n = g.node(name)
         let down = to == .inactive || to == .failed
         let wasUp = from == .active || from == .reloading || from == .activating || from == .deactivating
-        if down && wasUp {
+        // A restart takes the unit down on its way up again: its job try-restarts the units bound to it instead.
+        let restarting = jobs[name].map { $0.kind == .restart || $0.kind == .tryRestart } ?? false
+        if down && wasUp && !restarting {
             // BindsTo=: units bound to this one stop with it, however it went down.
             for d in n.boundBy {
                 guard let u = manager.units[d], u.activeState != .inactive, u.activeState != .failed,
@@ -564,4 +598,16 @@ public final class JobScheduler {
         jobs[unit].map { ($0.kind, $0.running) }
     }
     public var queuedJobs: Int { jobs.count }
+}
+
+extension JobKind {
+    /// The request the unit's state machine gets for a job of this kind, and finishes with `.jobFinished`.
+    var machineJob: JobType {
+        switch self {
+        case .start, .verifyActive: return .start
+        case .stop: return .stop
+        case .restart, .tryRestart: return .restart
+        case .reload: return .reload
+        }
+    }
 }

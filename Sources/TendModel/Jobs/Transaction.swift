@@ -1,9 +1,34 @@
 /// What a job does to its unit (systemd's job types, the ones tend schedules).
-public enum JobKind: String, Sendable {
+public enum JobKind: String, Sendable, CaseIterable {
     case start
     case stop
     /// `Requisite=`: succeed only if the unit is already active; never starts it.
     case verifyActive = "verify-active"
+    /// Stop (if running) and start again; pulls in what the unit requires, as a start does, and try-restarts
+    /// the units that `Requires=`, `BindsTo=` or are `PartOf=` it.
+    case restart
+    /// A restart of a unit that is active; nothing for one that isn't.
+    case tryRestart = "try-restart"
+    /// ExecReload= (or ReloadSignal= for notify-reload) of an active unit.
+    case reload
+
+    /// Whether the job brings its unit up: start, restart, try-restart (ordered and merged like starts).
+    public var startsUnit: Bool { self == .start || self == .restart || self == .tryRestart }
+
+    /// systemd's job merging (job_type_merge_and_collapse): the kind one job of both kinds does, or nil when they
+    /// conflict (a stop against anything that brings the unit up).
+    public static func merged(_ a: JobKind, _ b: JobKind) -> JobKind? {
+        if a == b { return a }
+        switch (a, b) {
+        case (.stop, _), (_, .stop): return nil
+        case (.verifyActive, let other), (let other, .verifyActive): return other
+        case (.restart, _), (_, .restart): return .restart
+        case (.tryRestart, .start), (.start, .tryRestart): return .restart
+        case (.reload, .start), (.start, .reload): return .start
+        case (.reload, .tryRestart), (.tryRestart, .reload): return .tryRestart
+        default: return nil
+        }
+    }
 }
 
 /// How a job ended (systemd's `JobResult`, as `systemctl` reports it).
@@ -102,12 +127,13 @@ public struct Transaction: Sendable {
             if let i = t.index[unit] {
                 let old = t.jobs[i].kind
                 if old == kind { return }
-                if old == .verifyActive && kind == .start {
-                    t.jobs[i].kind = .start
-                    queue.append(unit)
+                if let merged = JobKind.merged(old, kind) {
+                    if merged != old {
+                        t.jobs[i].kind = merged
+                        queue.append(unit)
+                    }
                     return
                 }
-                if old == .start && kind == .verifyActive { return }
                 // start against stop: resolved once the whole set is known (one of them may be optional).
                 t.conflicting.append((unit, kind, by, strongEdge))
                 return
@@ -126,8 +152,17 @@ public struct Transaction: Sendable {
             // A unit whose start is already queued had what it requires and wants pulled in then.
             if job.kind == .start && existing[u] == .start && !anchorSet.contains(u) { continue }
             let n = graph.node(u)
+            if job.kind == .restart || (job.kind == .tryRestart && !isDown(u)) {
+                // systemd's restart propagation: units that need this one (Requires=, BindsTo=, PartOf=) are
+                // try-restarted, so they stop before it and start again after it.
+                for d in n.requiredBy + n.boundBy + n.consistsOf where !isDown(d) {
+                    try add(d, .tryRestart, by: u, strongEdge: false)
+                }
+            }
             switch job.kind {
-            case .start:
+            case .tryRestart, .reload:
+                break
+            case .start, .restart:
                 for d in n.requires + n.bindsTo { try add(d, .start, by: u, strongEdge: true) }
                 for d in n.requisite { try add(d, .verifyActive, by: u, strongEdge: true) }
                 for d in n.wants + n.upholds {
@@ -216,8 +251,11 @@ public struct Transaction: Sendable {
             let next: [String]
             switch j.kind {
             case .start: next = n.requires + n.bindsTo + n.requisite + n.wants + n.upholds + n.conflicts + n.conflictedBy
-            case .stop: next = n.requiredBy + n.boundBy + n.consistsOf
-            case .verifyActive: next = []
+            case .restart:
+                next = n.requires + n.bindsTo + n.requisite + n.wants + n.upholds + n.conflicts + n.conflictedBy
+                    + n.requiredBy + n.boundBy + n.consistsOf
+            case .stop, .tryRestart: next = n.requiredBy + n.boundBy + n.consistsOf
+            case .verifyActive, .reload: next = []
             }
             for d in next where job(d) != nil && !reach.contains(d) {
                 reach.insert(d)
