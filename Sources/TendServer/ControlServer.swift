@@ -67,7 +67,7 @@ public final class ControlServer {
         connections[ObjectIdentifier(conn)] = nil
     }
 
-    fileprivate var loop: EventLoop { manager.loop }
+    fileprivate var loop: any Reactor { manager.loop }
 
     // MARK: - Requests
 

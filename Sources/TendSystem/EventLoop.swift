@@ -6,7 +6,7 @@ import TendModel
 /// with no deadline armed and no descriptor ready, `run()` sleeps in epoll_wait(-1) (zero wakeups when idle).
 ///
 /// Not Sendable on purpose: all manager state lives on the thread that runs the loop.
-public final class EventLoop {
+public final class EventLoop: Reactor {
     public typealias Handler = (UInt32) -> Void
 
     private let epfd: Int32
@@ -45,7 +45,7 @@ public final class EventLoop {
 
     /// Watches `fd` for the given epoll events; returns a token for `unwatch`.
     @discardableResult
-    public func watch(_ fd: Int32, events: UInt32 = UInt32(CTEND_EPOLLIN), _ handler: @escaping Handler) throws -> UInt64 {
+    public func watch(_ fd: Int32, events: UInt32, _ handler: @escaping Handler) throws -> UInt64 {
         let token = nextToken
         nextToken += 1
         let e = ctend_epoll_ctl(epfd, 1, fd, events, token)
@@ -69,12 +69,12 @@ public final class EventLoop {
 
     /// Arms (or re-arms) the deadline of `owner`; `action` runs once it has passed.
     /// An owner may hold several deadlines, told apart by `slot`.
-    public func setDeadline(_ owner: ObjectIdentifier, slot: Int = 0, at: MonotonicInstant, _ action: @escaping () -> Void) {
+    public func setDeadline(_ owner: ObjectIdentifier, slot: Int, at: MonotonicInstant, _ action: @escaping () -> Void) {
         deadlines[DeadlineKey(owner: owner, slot: slot)] = (at, action)
         rearm()
     }
 
-    public func cancelDeadline(_ owner: ObjectIdentifier, slot: Int = 0) {
+    public func cancelDeadline(_ owner: ObjectIdentifier, slot: Int) {
         if deadlines.removeValue(forKey: DeadlineKey(owner: owner, slot: slot)) != nil { rearm() }
     }
 

@@ -2,11 +2,6 @@ import Glibc
 import TendModel
 import TendSystem
 
-/// A target's state: no processes, just reached or not (systemd.target(5)).
-public enum TargetState: String, Sendable {
-    case inactive, active
-}
-
 /// When a unit went through its start, for `tend analyze` (monotonic instants).
 public struct UnitTiming: Sendable {
     /// The start job was queued.
@@ -117,41 +112,6 @@ public final class JobScheduler {
             dirty.insert(j.unit)
         }
         for u in manager.units.values { u.enablementCache = nil }
-    }
-
-    // MARK: - Built-in targets
-
-    /// The targets systemd ships, as empty units, for any not defined by a file (systemd.special(7)).
-    static let builtinTargets: [(String, String, requires: [String], wants: [String])] = [
-        ("default.target", "Default target (built in: wants multi-user.target)", [], ["multi-user.target"]),
-        ("multi-user.target", "Multi-User System", ["basic.target"], []),
-        ("graphical.target", "Graphical Interface", ["multi-user.target"], []),
-        ("basic.target", "Basic System", ["sysinit.target"], []),
-        ("sysinit.target", "System Initialization", [], []),
-        ("network.target", "Network", [], []),
-        ("network-online.target", "Network is Online", [], []),
-        ("network-pre.target", "Preparation for Network", [], []),
-        ("nss-lookup.target", "Host and Network Name Lookups", [], []),
-        ("remote-fs.target", "Remote File Systems", [], []),
-        ("local-fs.target", "Local File Systems", [], []),
-        ("time-sync.target", "System Time Synchronized", [], []),
-        ("timers.target", "Timer Units", [], []),
-        ("sockets.target", "Socket Units", [], []),
-        ("paths.target", "Path Units", [], []),
-        ("shutdown.target", "System Shutdown", [], []),
-    ]
-
-    func addBuiltinTargets(now: MonotonicInstant) {
-        for (name, description, requires, wants) in Self.builtinTargets where manager.units[name] == nil {
-            guard let unitName = UnitName(parsing: name) else { continue }
-            var c = ServiceConfig(name: unitName)
-            c.description = description
-            c.requires = requires
-            c.after = requires
-            c.wants = wants
-            manager.units[name] = Unit(name: unitName, result: UnitLoadResult(config: c, diagnostics: []), now: now)
-        }
-        invalidate()
     }
 
     // MARK: - Requests
@@ -432,7 +392,7 @@ public final class JobScheduler {
             timing.activating = now
             timings[job.unit] = timing
             if unit.targetState != nil {
-                unit.targetState = .active
+                unit.setTargetState(.active)
                 manager.publishState(unit)
                 timings[job.unit]?.active = now
                 finish(job, .done)
@@ -447,7 +407,7 @@ public final class JobScheduler {
             manager.dispatch(unit, .start)
         case .stop:
             if unit.targetState != nil {
-                unit.targetState = .inactive
+                unit.setTargetState(.inactive)
                 manager.publishState(unit)
                 finish(job, .done)
                 return
@@ -467,7 +427,7 @@ public final class JobScheduler {
             if unit.targetState != nil {
                 // A target has no processes: restarting it reaches it again, reloading it does nothing.
                 if job.kind != .reload {
-                    unit.targetState = .active
+                    unit.setTargetState(.active)
                     manager.publishState(unit)
                 }
                 finish(job, down && job.kind == .reload ? .failed : .done)

@@ -40,7 +40,7 @@ public struct CaptureSettings: Sendable, Equatable {
 /// record (`-- tend: 1234 lines dropped (…) --`).
 public final class LogSink {
     public let unit: String
-    private let loop: EventLoop
+    private let loop: any Reactor
     private let writer: LogWriter
     private let index: Int
     public private(set) var capture: CaptureSettings
@@ -70,7 +70,7 @@ public final class LogSink {
     /// A partial line is written as a record once it has waited this long for its end.
     public static let partialFlushDelay = TimeSpan.milliseconds(100)
 
-    public init(unit: String, settings: LogSettings, capture: CaptureSettings, writer: LogWriter, loop: EventLoop,
+    public init(unit: String, settings: LogSettings, capture: CaptureSettings, writer: LogWriter, loop: any Reactor,
                 scratch: ScratchBuffer) {
         self.unit = unit
         self.capture = capture

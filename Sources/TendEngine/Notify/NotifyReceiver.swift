@@ -1,0 +1,160 @@
+import Glibc
+import TendModel
+import TendSystem
+
+/// The manager's side of sd_notify: one datagram socket per service (created when a command first needs
+/// `NOTIFY_SOCKET`), each datagram checked against `NotifyAccess=` with the sender's kernel-supplied
+/// credentials, parsed, and turned into machine events; `FDSTORE=1` descriptors kept; refused, malformed and
+/// oversized messages dropped and counted.
+final class NotifyReceiver {
+    private let system: any System
+    private let reactor: any Reactor
+    private let tracker: ProcessTracker
+    private let directory: String
+    /// Feeds an event to the unit's machine.
+    var onEvent: (Unit, ServiceEvent) -> Void = { _, _ in }
+    var report: (LogLevel, String) -> Void = { _, _ in }
+
+    /// Manager-wide counters (`tend show` of the manager, benchmarks).
+    private(set) var totals = (accepted: 0, rejected: 0, malformed: 0)
+    private var counter = 0
+    private var buffer = [UInt8](repeating: 0, count: NotifyMessage.maxSize + 1)
+    /// systemd accepts up to 768 descriptors with one message (NOTIFY_FD_MAX).
+    private var descriptors = [Int32](repeating: -1, count: 768)
+
+    init(system: any System, reactor: any Reactor, tracker: ProcessTracker, stateDir: String) {
+        self.system = system
+        self.reactor = reactor
+        self.tracker = tracker
+        directory = stateDir + "/notify"
+    }
+
+    /// The unit's own notify socket, created on first use: a socket per service makes attributing a message
+    /// trivial and keeps a message whose sender already exited attributable (DESIGN.md, sd_notify).
+    func socketPath(_ unit: Unit) -> String? {
+        if let p = unit.notifyPath { return p }
+        try? system.makeDirectories(directory, mode: 0o755)
+        chmod(directory, 0o755)
+        counter += 1
+        var path = "\(directory)/\(counter)"
+        // sun_path holds 107 bytes: a deep state directory falls back to an abstract name.
+        if path.utf8.count > 100 { path = "@tend/\(system.managerPID)/\(counter)" }
+        let fd = system.makeNotifySocket(path)
+        guard fd >= 0 else {
+            report(.error, "\(unit.name): Failed to create notify socket \(path): \(Posix.errorText(-fd))")
+            return nil
+        }
+        do {
+            unit.notifyToken = try reactor.watch(fd) { [unowned self] _ in self.read(unit) }
+        } catch {
+            system.close(fd)
+            return nil
+        }
+        unit.notifyFD = fd
+        unit.notifyPath = path
+        return path
+    }
+
+    private func read(_ unit: Unit) {
+        var budget = 512  // datagrams per wakeup, so one chatty service can't starve the loop
+        while budget > 0 {
+            budget -= 1
+            guard let d = system.receiveNotify(unit.notifyFD, into: &buffer, descriptors: &descriptors) else { return }
+            handle(unit, d, fds: Array(descriptors.prefix(d.descriptorCount)))
+        }
+    }
+
+    /// One datagram: check, count, parse, apply.
+    func handle(_ unit: Unit, _ d: NotifyDatagram, fds: [Int32]) {
+        var kept: Set<Int32> = []
+        defer { for fd in fds where !kept.contains(fd) { system.close(fd) } }
+        guard d.length <= NotifyMessage.maxSize else {
+            count(unit, malformed: true)
+            return
+        }
+        guard allowed(unit, pid: d.pid) else {
+            unit.notifyRejected += 1
+            totals.rejected += 1
+            return
+        }
+        let msg: NotifyMessage
+        do {
+            msg = try NotifyMessage.parse(buffer[0..<d.length])
+        } catch {
+            count(unit, malformed: true)
+            return
+        }
+        count(unit, malformed: false)
+        guard let m = unit.machine else { return }
+
+        if let s = msg.status { unit.statusText = s }
+        if let e = msg.errno { unit.statusErrno = e }
+        if let b = msg.busError { unit.statusBusError = b }
+        if let x = msg.exitStatus { unit.statusExitStatus = x }
+        if let a = msg.notifyAccess { unit.notifyAccessOverride = a }
+
+        var events: [NotifyEvent] = []
+        if let newMain = msg.mainPID, newMain != m.mainPID {
+            // Only a process of the service may become its main process (root may name any).
+            if (d.uid == 0 || tracker.belongs(unit, pid: newMain)) && system.processInfo(newMain) != nil {
+                tracker.switchMain(unit, from: m.mainPID, to: newMain)
+                events.append(.mainPID(newMain))
+            } else {
+                report(.warning, "\(unit.name): New main PID \(newMain) does not belong to the service, ignoring.")
+            }
+        }
+        if let w = msg.watchdogUsec { events.append(.watchdogUsec(w)) }
+        if msg.reloading { events.append(.reloading) }
+        if msg.ready { events.append(.ready) }
+        if msg.stopping { events.append(.stopping) }
+        if let e = msg.extendTimeoutUsec { events.append(.extendTimeout(e)) }
+        if msg.watchdogPing { events.append(.watchdogPing) }
+        if msg.watchdogTrigger { events.append(.watchdogTrigger) }
+        if msg.restartReset { events.append(.restartReset) }
+
+        if msg.fdStoreRemove, let name = msg.fdName {
+            for entry in unit.fdStore where entry.name == name { system.close(entry.fd) }
+            unit.fdStore.removeAll { $0.name == name }
+        }
+        if msg.fdStore {
+            let max = m.config.fileDescriptorStoreMax
+            for fd in fds where unit.fdStore.count < max {
+                unit.fdStore.append((fd, msg.fdName ?? "stored"))
+                kept.insert(fd)
+            }
+            if fds.count > kept.count {
+                report(.warning, "\(unit.name): File descriptor store full (FileDescriptorStoreMax=\(max)), closing \(fds.count - kept.count) received descriptors.")
+            }
+        }
+        for e in events { onEvent(unit, .notify(e)) }
+        // Descriptors not stored (BARRIER=1's among them) are closed by the defer: after every earlier message
+        // was processed, which is exactly what a barrier waits for.
+    }
+
+    private func count(_ unit: Unit, malformed: Bool) {
+        if malformed {
+            unit.notifyMalformed += 1
+            totals.malformed += 1
+        } else {
+            unit.notifyAccepted += 1
+            totals.accepted += 1
+        }
+    }
+
+    /// NotifyAccess=: main (the main process), exec (main or control), all (any process of the service).
+    private func allowed(_ unit: Unit, pid: Int32) -> Bool {
+        guard pid > 0, let m = unit.machine else { return false }
+        switch unit.notifyAccess {
+        case .none: return false
+        case .main: return pid == m.mainPID
+        case .exec: return pid == m.mainPID || pid == m.controlPID
+        case .all: return tracker.belongs(unit, pid: pid)
+        }
+    }
+
+    /// The fd store outlives restarts, not a stop (systemd's FileDescriptorStorePreserve=no).
+    func emptyStore(_ unit: Unit) {
+        for entry in unit.fdStore { system.close(entry.fd) }
+        unit.fdStore = []
+    }
+}

@@ -1,0 +1,243 @@
+import Glibc
+import TendModel
+import TendSystem
+
+/// Every process the manager knows: which unit a pid belongs to and as what, the pidfds used to signal main and
+/// control processes without a race, the sessions a unit's commands run in (its processes, without cgroups),
+/// kill scopes and the wait for "all processes gone", forking services' main-pid discovery, and reaping.
+///
+/// It turns what the system reports into unit events (`onEvent`); it never decides what a unit does next.
+final class ProcessTracker {
+    private let system: any System
+    private let reactor: any Reactor
+    /// Which unit a live pid belongs to, and as what.
+    private var owner: [Int32: (unit: Unit, role: ProcessRole)] = [:]
+    /// Units currently in a kill state, re-checked when processes go.
+    private var killing: [ObjectIdentifier: Unit] = [:]
+    /// A process snapshot shared by every check within one loop iteration, and the pids seen to end since.
+    private var snapshot: [ProcessInfo]?
+    private var goneSinceSnapshot: Set<Int32> = []
+    /// Feeds an event to the unit's machine (the manager's dispatch).
+    var onEvent: (Unit, ServiceEvent) -> Void = { _, _ in }
+    /// A tracked process is about to be reported dead: flush its last output first.
+    var beforeExit: (Unit) -> Void = { _ in }
+
+    init(system: any System, reactor: any Reactor) {
+        self.system = system
+        self.reactor = reactor
+    }
+
+    /// How many live processes are tracked (tests).
+    var trackedPIDs: Int { owner.count }
+
+    /// A command was spawned for `unit`: track it (its pid is also its session: the spawner calls setsid).
+    func track(_ p: SpawnedProcess, unit: Unit, role: ProcessRole) {
+        owner[p.pid] = (unit, role)
+        if p.pidfd >= 0 { unit.pidfds[p.pid] = p.pidfd }
+        unit.sessions.insert(p.pid)
+    }
+
+    func isTracked(_ pid: Int32, by unit: Unit) -> Bool { owner[pid]?.unit === unit }
+
+    // MARK: Signals
+
+    /// Sends a signal as the machine asked. The main and control processes get it through their pidfd; `.all`
+    /// reaches every process of the unit's sessions (its process groups and their members).
+    func signal(_ unit: Unit, _ target: KillTarget, _ sig: Int32) {
+        guard let m = unit.machine else { return }
+        func send(_ pid: Int32) {
+            if let fd = unit.pidfds[pid] { system.signal(pidfd: fd, sig) } else { system.signal(pid: pid, sig) }
+        }
+        switch target {
+        case .main:
+            if let p = m.mainPID { send(p) }
+        case .control:
+            if let p = m.controlPID { send(p) }
+        case .all:
+            // Look before signalling: a main process that dies at once would have its children in transit to
+            // the manager (reparenting) while the process tree is walked, and they could be missed.
+            let members = processes(of: unit)
+            if let p = m.mainPID { send(p) }
+            if let p = m.controlPID { send(p) }
+            for proc in members where proc.pid != m.mainPID && proc.pid != m.controlPID {
+                system.signal(pid: proc.pid, sig)
+            }
+            if sig != SIGCONT && sig != SIGHUP { unit.lastKillSignal = sig }
+        }
+    }
+
+    /// The live processes of a unit: members of the sessions its commands started, plus the tracked pids.
+    /// One process-table read serves every check of a loop iteration; pids known to be gone since are left out.
+    func processes(of unit: Unit) -> [ProcessInfo] {
+        if snapshot == nil {
+            snapshot = system.processTree(under: system.managerPID)
+            goneSinceSnapshot = []
+            reactor.afterEvents { [unowned self] in
+                self.snapshot = nil
+                self.goneSinceSnapshot = []
+            }
+        }
+        let me = system.managerPID
+        return (snapshot ?? []).filter { p in
+            p.pid != me && p.state != "Z" && p.state != "X" && !goneSinceSnapshot.contains(p.pid)
+                && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil)
+        }
+    }
+
+    /// Whether a process is one of the service's: its main or control process, in one of its sessions, or a
+    /// descendant of either.
+    func belongs(_ unit: Unit, pid: Int32) -> Bool {
+        guard let m = unit.machine else { return false }
+        var current = pid
+        for _ in 0..<64 {
+            if current == m.mainPID || current == m.controlPID { return true }
+            guard let info = system.processInfo(current) else { return false }
+            if unit.sessions.contains(info.session) { return true }
+            if info.ppid <= 1 || info.ppid == system.managerPID { return false }
+            current = info.ppid
+        }
+        return false
+    }
+
+    // MARK: Kill states
+
+    /// The unit's machine entered `to`: start or stop waiting for its processes to go, and forget what a
+    /// finished run left behind.
+    func stateChanged(_ unit: Unit, to: ServiceState) {
+        if to.isKillState {
+            killing[ObjectIdentifier(unit)] = unit
+        } else {
+            killing[ObjectIdentifier(unit)] = nil
+            unit.lastKillSignal = nil
+        }
+        if to == .dead || to == .failed || to == .autoRestart {
+            for (_, (fd, token)) in unit.watched {
+                reactor.unwatch(token)
+                if fd >= 0 { system.close(fd) }
+            }
+            unit.watched = [:]
+            // Processes left behind (KillMode=process/none) are no longer tracked as the unit's.
+            unit.sessions = []
+        }
+    }
+
+    /// In a kill state: `.allProcessesGone` if nothing of the awaited scope is left; otherwise make sure each
+    /// remaining process is watched (a pidfd turns readable when it exits) so its end triggers another check.
+    func checkProcessesGone(_ unit: Unit) -> ServiceEvent? {
+        guard let m = unit.machine, let scope = m.awaitedProcesses else { return nil }
+        if scope != .all {
+            return m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
+        }
+        var alive = 0
+        for p in processes(of: unit) {
+            if unit.watched[p.pid] != nil || owner[p.pid] != nil {
+                alive += 1
+                continue
+            }
+            let fd = system.openPidfd(p.pid)
+            guard fd >= 0 else {
+                goneSinceSnapshot.insert(p.pid)  // ESRCH: it ended after the scan
+                continue
+            }
+            // Found now but not signalled with the rest (forked since, or in transit between parents): it gets
+            // the unit's kill signal too, as systemd's repeated cgroup kill would give it.
+            if let sig = unit.lastKillSignal {
+                system.signal(pidfd: fd, sig)
+                if sig != SIGKILL { system.signal(pidfd: fd, SIGCONT) }
+            }
+            let pid = p.pid
+            do {
+                let token = try reactor.watch(fd) { [unowned self] _ in
+                    if let entry = unit.watched.removeValue(forKey: pid) {
+                        self.reactor.unwatch(entry.1)
+                        self.system.close(entry.0)
+                    }
+                    self.goneSinceSnapshot.insert(pid)
+                    self.recheck(unit)
+                }
+                unit.watched[pid] = (fd, token)
+                alive += 1
+            } catch {
+                system.close(fd)
+            }
+        }
+        return alive == 0 && m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
+    }
+
+    private func recheck(_ unit: Unit) {
+        guard unit.machine?.awaitedProcesses != nil else { return }
+        if let e = checkProcessesGone(unit) { onEvent(unit, e) }
+    }
+
+    // MARK: Main process discovery
+
+    /// Type=forking: the daemon's pid from PIDFile=, or the one process left of the unit.
+    func resolveMainPID(_ unit: Unit) -> Int32? {
+        guard let config = unit.config else { return nil }
+        if let path = config.pidFile {
+            guard let bytes = system.readFile(path, limit: 64) else { return nil }
+            let text = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == " " }).first
+            guard let t = text, let pid = Int32(t), pid > 0, system.processInfo(pid) != nil else { return nil }
+            adopt(unit, pid)
+            return pid
+        }
+        guard config.guessMainPID else { return nil }
+        let me = system.managerPID
+        let candidates = system.allProcesses().filter { p in
+            p.state != "Z" && p.pid != me
+                && (unit.sessions.contains(p.session) || (p.ppid == me && owner[p.pid] == nil))
+                && owner[p.pid] == nil
+        }
+        guard candidates.count == 1 else { return nil }
+        adopt(unit, candidates[0].pid)
+        return candidates[0].pid
+    }
+
+    /// `MAINPID=` from a process allowed to send it: the new pid becomes the unit's main process.
+    func switchMain(_ unit: Unit, from old: Int32?, to pid: Int32) {
+        if let old, owner[old]?.unit === unit { owner[old] = nil }
+        adopt(unit, pid)
+    }
+
+    private func adopt(_ unit: Unit, _ pid: Int32) {
+        owner[pid] = (unit, .main)
+        let fd = system.openPidfd(pid)
+        if fd >= 0 { unit.pidfds[pid] = fd }
+        let info = system.processInfo(pid)
+        if let info { unit.sessions.insert(info.session) }
+        unit.log?.currentPID = pid
+        // A daemon that is not our child (no subreaper) can't be reaped: watch its pidfd for the exit.
+        if let info, info.ppid != system.managerPID, fd >= 0 {
+            if let token = try? reactor.watch(fd, { [unowned self] _ in
+                if let entry = unit.watched.removeValue(forKey: pid) { self.reactor.unwatch(entry.1) }
+                self.processEnded(pid, .exited(0))
+            }) {
+                unit.watched[pid] = (-1, token)
+            }
+        }
+    }
+
+    // MARK: Reaping
+
+    /// SIGCHLD: reap every exited child; tracked ones become `.exited` events, orphans re-check the units
+    /// waiting for their processes to go.
+    func reapChildren() {
+        var reapedOrphan = false
+        while let (pid, cause) = system.reapChild() {
+            goneSinceSnapshot.insert(pid)
+            if owner[pid] != nil { processEnded(pid, cause) } else { reapedOrphan = true }
+        }
+        guard reapedOrphan else { return }
+        for unit in Array(killing.values) { recheck(unit) }
+    }
+
+    private func processEnded(_ pid: Int32, _ cause: ExitCause) {
+        guard let (unit, _) = owner.removeValue(forKey: pid) else { return }
+        if let entry = unit.watched.removeValue(forKey: pid) { reactor.unwatch(entry.1) }
+        if let fd = unit.pidfds.removeValue(forKey: pid) { system.close(fd) }
+        goneSinceSnapshot.insert(pid)
+        // Its last output first, then the news of its death.
+        beforeExit(unit)
+        onEvent(unit, .exited(pid: pid, cause))
+    }
+}
