@@ -175,6 +175,14 @@ public struct ProcessInfo: Sendable {
     public var session: Int32
     public var state: Character
     public var comm: String
+    public init(pid: Int32, ppid: Int32, pgrp: Int32, session: Int32, state: Character, comm: String) {
+        self.pid = pid
+        self.ppid = ppid
+        self.pgrp = pgrp
+        self.session = session
+        self.state = state
+        self.comm = comm
+    }
 }
 
 /// Reads /proc: which processes exist and which session they belong to. Services have no cgroup here, so

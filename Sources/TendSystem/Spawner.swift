@@ -9,6 +9,12 @@ public struct SpawnedProcess: Sendable {
     /// Non-zero when the child's setup or exec failed: the systemd exit code it exited with (203 = EXEC).
     public var failedStage: Int32
     public var errno: Int32
+    public init(pid: Int32, pidfd: Int32, failedStage: Int32, errno: Int32) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.failedStage = failedStage
+        self.errno = errno
+    }
 }
 
 /// What the runtime knows when it starts one command of a service.
@@ -286,6 +292,10 @@ public struct SpawnError: Error, CustomStringConvertible {
     public var message: String
     public var errno: Int32
     public var description: String { message }
+    public init(message: String, errno: Int32) {
+        self.message = message
+        self.errno = errno
+    }
 }
 
 /// A NULL-terminated array of C strings, alive for the duration of `body`.
