@@ -30,8 +30,7 @@ public final class Manager {
     private var shuttingDown = false
     var shuttingDownForJobs: Bool { shuttingDown }
     /// Jobs, dependencies and targets (Jobs/JobScheduler.swift).
-    public private(set) lazy var jobs = JobScheduler(manager: self)
-    var managerEnvironmentForConditions: [String: String] { system.environment }
+    public private(set) lazy var jobs = JobScheduler(host: self)
     let observers = EngineObservers()
     /// Called once shutdown is complete (all units inactive).
     public var onShutdownComplete: (() -> Void)?

@@ -27,7 +27,7 @@ public struct UnitTiming: Sendable {
 /// Everything runs on the manager's thread. Completions reported from inside a state machine's dispatch are
 /// handled after the current event (`EventLoop.afterEvents`), so no unit's machine is entered twice at once.
 public final class JobScheduler {
-    unowned let manager: Manager
+    unowned let host: any JobHost
 
     final class Job {
         let unit: String
@@ -60,14 +60,17 @@ public final class JobScheduler {
     private var cachedGraph: DependencyGraph?
     public private(set) var timings: [String: UnitTiming] = [:]
     /// When the manager began starting units (the origin of `analyze` times).
-    public private(set) var bootTime: MonotonicInstant = Posix.monotonicNow
+    public private(set) var bootTime = MonotonicInstant(ns: 0)
     private var pumping = false
     private var pumpScheduled = false
     /// Unit events seen inside a dispatch, handled by the next pump.
     private var pendingEvents: [(String, ActiveState, ActiveState)] = []
     private var pendingFinished: [(String, JobType, Bool)] = []
 
-    init(manager: Manager) { self.manager = manager }
+    init(host: any JobHost) {
+        self.host = host
+        bootTime = host.now
+    }
 
     // MARK: - The graph
 
@@ -76,22 +79,21 @@ public final class JobScheduler {
     public var graph: DependencyGraph {
         if let g = cachedGraph { return g }
         var deps: [UnitDependencies] = []
-        for unit in manager.units.values {
+        for unit in host.units.values {
             guard let config = unit.config else { continue }
             var d = UnitDependencies(config: config)
-            for dir in manager.options.unitPaths {
-                d.wants += listDirectory("\(dir)/\(d.name).wants").filter(Self.isUnitName)
-                d.requires += listDirectory("\(dir)/\(d.name).requires").filter(Self.isUnitName)
-            }
+            let installed = host.installedDependencies(of: d.name)
+            d.wants += installed.wants
+            d.requires += installed.requires
             // The units named must be loaded to take part (templates' instances are loaded on demand).
-            for name in d.wants + d.requires + d.bindsTo + d.requisite + d.upholds where manager.units[name] == nil {
-                _ = manager.unit(named: name)
+            for name in d.wants + d.requires + d.bindsTo + d.requisite + d.upholds where host.units[name] == nil {
+                _ = host.unit(named: name)
             }
             deps.append(d)
         }
         // Units loaded on demand just now.
         let known = Set(deps.map(\.name))
-        for unit in manager.units.values where !known.contains(unit.name.description) {
+        for unit in host.units.values where !known.contains(unit.name.description) {
             if let c = unit.config { deps.append(UnitDependencies(config: c)) }
         }
         let g = DependencyGraph(units: deps)
@@ -111,7 +113,7 @@ public final class JobScheduler {
             j.scanFrom = 0
             dirty.insert(j.unit)
         }
-        for u in manager.units.values { u.enablementCache = nil }
+        for u in host.units.values { u.enablementCache = nil }
     }
 
     // MARK: - Requests
@@ -126,7 +128,7 @@ public final class JobScheduler {
         for (u, j) in jobs { existing[u] = j.kind }
         do {
             let t = try Transaction.build(g, anchors: names, kind: kind,
-                                          state: { self.manager.units[$0]?.activeState ?? .inactive }, existing: existing)
+                                          state: { self.host.units[$0]?.activeState ?? .inactive }, existing: existing)
             queue(t, kind: kind, completion: nil)
             pump()
         } catch {
@@ -138,7 +140,7 @@ public final class JobScheduler {
     }
 
     public func submit(_ kind: JobKind, _ name: String, completion: ((JobResult, String?) -> Void)?) {
-        guard let unit = manager.unit(named: name) else {
+        guard let unit = host.unit(named: name) else {
             completion?(.failed, "Unit \(UnitName(parsing: name)?.description ?? name) not found.")
             return
         }
@@ -158,10 +160,10 @@ public final class JobScheduler {
         for (u, j) in jobs { existing[u] = j.kind }
         let t: Transaction
         do {
-            t = try Transaction.build(g, anchor: anchor, kind: kind, state: { self.manager.units[$0]?.activeState ?? .inactive },
+            t = try Transaction.build(g, anchor: anchor, kind: kind, state: { self.host.units[$0]?.activeState ?? .inactive },
                                       existing: existing)
         } catch {
-            manager.report(.error, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
+            host.report(.error, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
             completion?(.failed, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
             return
         }
@@ -172,16 +174,16 @@ public final class JobScheduler {
     private func queue(_ t: Transaction, kind: JobKind, completion: ((JobResult, String?) -> Void)?) {
         let anchor = t.anchor
         for broken in t.brokenCycles {
-            manager.report(.warning, "\(anchor): Found ordering cycle: \(broken.path.joined(separator: " → ")); "
+            host.report(.warning, "\(anchor): Found ordering cycle: \(broken.path.joined(separator: " → ")); "
                 + "breaking it by dropping the start job of \(broken.dropped), which is only wanted.")
         }
         for missing in t.missingWanted where UnitName(parsing: missing)?.suffix == "service" || missing.hasSuffix(".target") {
-            manager.report(.debug, "\(anchor): Wanted unit \(missing) not found, ignoring.")
+            host.report(.debug, "\(anchor): Wanted unit \(missing) not found, ignoring.")
         }
-        let now = Posix.monotonicNow
+        let now = host.now
         for planned in t.jobs {
             let job = install(planned.unit, planned.kind)
-            let willStart = manager.units[planned.unit].map { $0.activeState == .inactive || $0.activeState == .failed }
+            let willStart = host.units[planned.unit].map { $0.activeState == .inactive || $0.activeState == .failed }
             if planned.kind.startsUnit && willStart == true && !job.running {
                 var timing = timings[planned.unit] ?? UnitTiming()
                 timing.queued = now
@@ -237,8 +239,8 @@ public final class JobScheduler {
             let what = timings[unit]?.skippedBy.map { " (\($0))" } ?? ""
             return "Assertion failed on job for \(unit)\(what)."
         case .failed, .done:
-            if let u = manager.units[unit], u.machine != nil {
-                return manager.failureMessage(u, kind.machineJob)
+            if let u = host.units[unit], u.machine != nil {
+                return host.failureMessage(u, kind.machineJob)
             }
             return "Job for \(unit) failed."
         }
@@ -247,22 +249,22 @@ public final class JobScheduler {
     /// Launch: the default target, the one named with `--target`, or (the "directory of services" rule) every
     /// service when the unit directories hold no targets and no `.wants/`/`.requires/` links at all.
     public func bootStart(target: String?) {
-        bootTime = Posix.monotonicNow
+        bootTime = host.now
         if let target {
-            manager.report(.info, "Starting \(UnitName(parsing: target)?.description ?? target).")
+            host.report(.info, "Starting \(UnitName(parsing: target)?.description ?? target).")
             submit(.start, target, completion: nil)
             return
         }
-        if Self.usesTargets(manager.options.unitPaths) {
-            manager.report(.info, "Starting default.target.")
+        if host.unitDirectoriesUseTargets {
+            host.report(.info, "Starting default.target.")
             submit(.start, "default.target", completion: nil)
             return
         }
         // One transaction for the whole directory: each service an anchor (a broken one is left out and logged).
         var anchors: [String] = []
-        for unit in manager.sortedUnits where unit.name.suffix == "service" {
+        for unit in host.sortedUnits where unit.name.suffix == "service" {
             guard unit.loadState == .loaded else {
-                for d in unit.diagnostics where d.severity == .error { manager.report(.error, d.description) }
+                for d in unit.diagnostics where d.severity == .error { host.report(.error, d.description) }
                 continue
             }
             anchors.append(unit.name.description)
@@ -271,22 +273,10 @@ public final class JobScheduler {
         submit(.start, anchors, completion: nil)
     }
 
-    /// Whether the unit directories use targets: a `default.target` or `multi-user.target` file, or any
-    /// `*.wants`/`*.requires` directory.
-    public static func usesTargets(_ paths: [String]) -> Bool {
-        for dir in paths {
-            for entry in listDirectory(dir) {
-                if entry == "default.target" || entry == "multi-user.target" { return true }
-                if entry.hasSuffix(".wants") || entry.hasSuffix(".requires") { return true }
-            }
-        }
-        return false
-    }
-
     /// Manager shutdown: a stop job for every unit not inactive; the ordering makes it the reverse of the start
     /// order.
     public func stopAll() {
-        for unit in manager.sortedUnits where unit.activeState != .inactive && unit.activeState != .failed {
+        for unit in host.sortedUnits where unit.activeState != .inactive && unit.activeState != .failed {
             _ = install(unit.name.description, .stop)
         }
         pump()
@@ -350,18 +340,18 @@ public final class JobScheduler {
     private func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        manager.loop.afterEvents { [unowned self] in
+        host.afterEvents { [unowned self] in
             self.pumpScheduled = false
             self.pump()
         }
     }
 
     private func run(_ job: Job, _ g: DependencyGraph) {
-        guard let unit = manager.units[job.unit] else {
+        guard let unit = host.units[job.unit] else {
             finish(job, .failed)
             return
         }
-        let now = Posix.monotonicNow
+        let now = host.now
         switch job.kind {
         case .verifyActive:
             finish(job, unit.activeState == .active || unit.activeState == .reloading ? .done : .failed)
@@ -374,16 +364,16 @@ public final class JobScheduler {
                 return
             }
             if let config = unit.config, !config.conditions.isEmpty {
-                let outcome = Conditions.evaluate(config.conditions, environment: manager.managerEnvironmentForConditions)
+                let outcome = host.evaluateConditions(config)
                 if !outcome.conditionsMet || !outcome.assertsMet {
                     timing.skippedBy = outcome.failed
                     timing.activating = now
                     timings[job.unit] = timing
                     if !outcome.assertsMet {
-                        manager.report(.error, "\(job.unit): Assertion failed: \(outcome.failed ?? "")")
+                        host.report(.error, "\(job.unit): Assertion failed: \(outcome.failed ?? "")")
                         finish(job, .assert)
                     } else {
-                        manager.report(.info, "\(job.unit): Condition check resulted in the unit being skipped: \(outcome.failed ?? "").")
+                        host.report(.info, "\(job.unit): Condition check resulted in the unit being skipped: \(outcome.failed ?? "").")
                         finish(job, .done)
                     }
                     return
@@ -393,22 +383,22 @@ public final class JobScheduler {
             timings[job.unit] = timing
             if unit.targetState != nil {
                 unit.setTargetState(.active)
-                manager.publishState(unit)
+                host.publishState(unit)
                 timings[job.unit]?.active = now
                 finish(job, .done)
                 return
             }
             guard unit.loadState == .loaded, unit.machine != nil else {
-                manager.report(.error, "\(job.unit): Unit has a bad setting or is not loaded, not starting it.")
+                host.report(.error, "\(job.unit): Unit has a bad setting or is not loaded, not starting it.")
                 finish(job, .failed)
                 return
             }
             job.running = true
-            manager.dispatch(unit, .start)
+            host.dispatch(unit, .start)
         case .stop:
             if unit.targetState != nil {
                 unit.setTargetState(.inactive)
-                manager.publishState(unit)
+                host.publishState(unit)
                 finish(job, .done)
                 return
             }
@@ -417,7 +407,7 @@ public final class JobScheduler {
                 return
             }
             job.running = true
-            manager.dispatch(unit, .stop)
+            host.dispatch(unit, .stop)
         case .restart, .tryRestart, .reload:
             let down = unit.activeState == .inactive || unit.activeState == .failed
             if job.kind == .tryRestart && down {
@@ -428,7 +418,7 @@ public final class JobScheduler {
                 // A target has no processes: restarting it reaches it again, reloading it does nothing.
                 if job.kind != .reload {
                     unit.setTargetState(.active)
-                    manager.publishState(unit)
+                    host.publishState(unit)
                 }
                 finish(job, down && job.kind == .reload ? .failed : .done)
                 return
@@ -444,7 +434,7 @@ public final class JobScheduler {
                 timings[job.unit] = timing
             }
             job.running = true
-            manager.dispatch(unit, job.kind == .reload ? .reload : .restart)
+            host.dispatch(unit, job.kind == .reload ? .reload : .restart)
         }
     }
 
@@ -454,7 +444,7 @@ public final class JobScheduler {
         sequence[job.unit] = nil
         // The jobs that waited for this one.
         for w in waitingOn.removeValue(forKey: job.unit) ?? [] where jobs[w] != nil { dirty.insert(w) }
-        let now = Posix.monotonicNow
+        let now = host.now
         if job.kind.startsUnit {
             timings[job.unit, default: UnitTiming()].lastResult = result
             if result == .done {
@@ -466,9 +456,9 @@ public final class JobScheduler {
             }
         }
         if result == .dependency {
-            manager.report(.error, "\(job.unit): Dependency failed for \(manager.units[job.unit]?.config?.description ?? job.unit).")
+            host.report(.error, "\(job.unit): Dependency failed for \(host.units[job.unit]?.config?.description ?? job.unit).")
         }
-        manager.observers.publish(.jobFinished(unit: job.unit, job: job.kind.rawValue, result: result))
+        host.publish(.jobFinished(unit: job.unit, job: job.kind.rawValue, result: result))
         for c in job.completions { c(result) }
         // A start that did not succeed fails the waiting jobs of units that need this one.
         if result != .done && job.kind != .stop && job.kind != .reload {
@@ -485,7 +475,7 @@ public final class JobScheduler {
     func machineJobFinished(_ unit: Unit, _ type: JobType, _ ok: Bool) {
         let name = unit.name.description
         if !ok, let job = jobs[name], job.running, job.kind != .stop, job.kind != .verifyActive {
-            job.failureText = manager.failureMessage(unit, job.kind == .reload ? .reload : type)
+            job.failureText = host.failureMessage(unit, job.kind == .reload ? .reload : type)
         }
         pendingFinished.append((name, type, ok))
         schedulePump()
@@ -507,7 +497,7 @@ public final class JobScheduler {
         let a = from.activeState, b = to.activeState
         guard a != b else { return }
         let name = unit.name.description
-        let now = Posix.monotonicNow
+        let now = host.now
         if b == .activating && (a == .inactive || a == .failed) {
             if timings[name]?.activating == nil || jobs[name] == nil { timings[name, default: UnitTiming()].activating = now }
         }
@@ -527,24 +517,24 @@ public final class JobScheduler {
         if down && wasUp && !restarting {
             // BindsTo=: units bound to this one stop with it, however it went down.
             for d in n.boundBy {
-                guard let u = manager.units[d], u.activeState != .inactive, u.activeState != .failed,
+                guard let u = host.units[d], u.activeState != .inactive, u.activeState != .failed,
                     jobs[d]?.kind != .stop
                 else { continue }
-                manager.report(.info, "\(d): Stopping, because it is bound to \(name), which went down.")
+                host.report(.info, "\(d): Stopping, because it is bound to \(name), which went down.")
                 submit(.stop, d, completion: nil)
             }
         }
         if to == .failed {
             for d in n.onFailure {
-                manager.report(.info, "\(name): Triggering OnFailure= dependency \(d).")
+                host.report(.info, "\(name): Triggering OnFailure= dependency \(d).")
                 submit(.start, d, completion: nil)
             }
         }
         if down {
             // Upholds=: an active unit keeps the units it upholds running.
-            for d in n.upheldBy where manager.units[d]?.activeState == .active && jobs[name] == nil {
-                if manager.shuttingDownForJobs { break }
-                manager.report(.info, "\(name): Starting, upheld by \(d).")
+            for d in n.upheldBy where host.units[d]?.activeState == .active && jobs[name] == nil {
+                if host.isShuttingDown { break }
+                host.report(.info, "\(name): Starting, upheld by \(d).")
                 submit(.start, name, completion: nil)
                 break
             }
