@@ -268,6 +268,12 @@ public final class LogFollower {
     /// Records older than where `poll()` starts: the part of the history in rotated segments.
     public private(set) var preamble: [[UInt8]] = []
 
+    /// `preamble`, handed over once (it isn't kept: a long history is not held for the follower's lifetime).
+    public func takePreamble() -> [[UInt8]] {
+        defer { preamble = [] }
+        return preamble
+    }
+
     /// Starts with the history itself, so that nothing falls between printing the past and following: the
     /// first `poll()` returns the records of `current` from `since` (or its last `lastRecords`), and
     /// `preamble` holds what came before them in rotated segments.
