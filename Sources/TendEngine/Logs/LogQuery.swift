@@ -307,12 +307,21 @@ public final class LogQueryReader {
         var history: [LogEntry] = []
         for (name, dir) in units {
             let f = LogFollower(directory: dir, since: from, lastRecords: filtered ? nil : query.last)
-            for line in f.takePreamble() + f.poll() where keeps(line) { history.append(LogEntry(unit: name, line: line)) }
+            for line in f.takePreamble() + f.poll() where keeps(line) {
+                if let entry = inRange(LogEntry(unit: name, line: line)) { history.append(entry) }
+            }
             followers.append((name, f))
         }
         if units.count > 1 { history = Self.timeOrdered(history) }
         if let limit = query.last { history = Array(history.suffix(limit)) }
         pending = history
+    }
+
+    /// Drops a followed record older than `since`: one written after the follower started but stamped before
+    /// (a writer thread that lagged behind).
+    private func inRange(_ entry: LogEntry) -> LogEntry? {
+        if let since = query.since, entry.timestamp != 0 && entry.timestamp < since { return nil }
+        return entry
     }
 
     /// Following: drains the watch, then reads what the followers have (in that order: a record written after
@@ -326,7 +335,9 @@ public final class LogQueryReader {
             break
         }
         for (unit, f) in followers {
-            for line in f.poll() where keeps(line) { pending.append(LogEntry(unit: unit, line: line)) }
+            for line in f.poll() where keeps(line) {
+                if let entry = inRange(LogEntry(unit: unit, line: line)) { pending.append(entry) }
+            }
         }
         if followers.count > 1 && pending.count > 1 { pending = Self.timeOrdered(pending) }
     }
