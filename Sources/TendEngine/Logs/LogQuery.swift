@@ -111,6 +111,8 @@ public enum LogQueryError: Error, Sendable, CustomStringConvertible {
 /// search, so the first record comes after O(log size) reads however large the store; `last` without a range
 /// or filter reads each unit's log backwards from its end. `last` with a range or filter, and `reverse`,
 /// collect the answer first (keeping at most the last N per unit).
+///
+/// A reader is used from one thread at a time (not `Sendable`); a server makes one per request or client.
 public final class LogQueryReader {
     public let query: LogQuery
     /// No more records will come (the range is exhausted, or, when following, a record newer than `until`
