@@ -253,4 +253,18 @@ import Testing
         #expect(seen == (50..<1000).map { "n \($0)" }, "from --since, through many rotations, each record once")
         #expect(LogReader.segments(in: dir).count > 5)
     }
+
+    @Test func segmentsSharingAStartTimeKeepTheOrderTheyWereMade() throws {
+        let root = TempDir()
+        let dir = root.path + "/s.service"
+        mkdir(dir)
+        let name = LogFormat.segmentName(firstRecord: Self.t0)
+        // The writer names a second segment beginning at the same time `@X.1.s`, a third `@X.2.s`.
+        append(dir + "/" + name, rec(Self.t0, "first"))
+        append(dir + "/" + String(name.dropLast(2)) + ".1.s", rec(Self.t0, "second"))
+        append(dir + "/" + String(name.dropLast(2)) + ".2.s", rec(Self.t0, "third"))
+        append(dir + "/current", rec(Self.t0 + 1, "fourth"))
+        #expect(LogReader.segments(in: dir).map(\.suffix) == [0, 1, 2])
+        #expect(try texts(LogQuery(logDirectory: root.path)) == ["first", "second", "third", "fourth"])
+    }
 }
