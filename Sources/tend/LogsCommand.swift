@@ -1,5 +1,4 @@
 import ArgumentParser
-import CTend
 import SDNotify
 import Glibc
 import TendControl
@@ -39,7 +38,7 @@ struct Logs: ParsableCommand {
 
     enum StreamFilter: String, ExpressibleByArgument {
         case stdout, stderr, tend
-        var code: String { self == .stdout ? "out" : self == .stderr ? "err" : "tend" }
+        var stream: LogStream { self == .stdout ? .stdout : self == .stderr ? .stderr : .manager }
     }
 
     func validate() throws {
@@ -49,104 +48,57 @@ struct Logs: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let now = Posix.realtimeMicroseconds
-            var sinceUS: UInt64?
-            var untilUS: UInt64?
-            if let since {
-                guard let t = TimeParsing.parse(since, now: now) else { throw CLIError("Failed to parse --since \"\(since)\".") }
-                sinceUS = t
+            let reader: LogQueryReader
+            do {
+                reader = try LogQueryReader(query())
+            } catch LogQueryError.invalidPattern(let pattern, let why) {
+                throw CLIError("Invalid --grep expression \"\(pattern)\": \(why)")
+            } catch let e as LogQueryError {
+                throw CLIError(e.description)
             }
-            if let until {
-                guard let t = TimeParsing.parse(until, now: now) else { throw CLIError("Failed to parse --until \"\(until)\".") }
-                untilUS = t
-            }
-            var regex: Regex<AnyRegexOutput>?
-            if let grep {
-                do { regex = try Regex(grep) } catch { throw CLIError("Invalid --grep expression \"\(grep)\": \(error)") }
-            }
-            let root = logDir ?? managerLogDir() ?? Defaults.logDir
-            let dirs = try unitDirectories(root)
-            let filter = { (line: [UInt8]) -> Bool in
-                guard stream != nil || regex != nil else { return true }
-                guard let r = LogFormat.parse(line) else { return false }
-                if let stream, r.stream != stream.code { return false }
-                if let regex, (try? regex.firstMatch(in: r.text)) == nil { return false }
-                return true
-            }
-            let limit = lines ?? (follow ? 10 : nil)
-            if follow {
-                // The followers read the history themselves: nothing is lost or repeated between the two.
-                try followLogs(dirs, filter: filter, since: sinceUS, until: untilUS, limit: limit)
-                return
-            }
-            if limit == nil && !reverse {
-                // Streamed: each unit's records come from a cursor, merged by time as they are read, so the
-                // first line is out after one binary search, however large the store.
-                try streamMerged(dirs, since: sinceUS, until: untilUS, filter: filter)
-            } else {
-                var records: [(time: UInt64, unit: String, line: [UInt8])] = []
-                for (unit, dir) in dirs {
-                    if sinceUS == nil && untilUS == nil && stream == nil && regex == nil, let limit {
-                        for line in LogReader.tail(directory: dir, count: limit) {
-                            records.append((LogFormat.timestamp(line) ?? 0, unit, line))
-                        }
-                        continue
-                    }
-                    var mine: [(UInt64, String, [UInt8])] = []
-                    let cursor = LogCursor(directory: dir, since: sinceUS, until: untilUS)
-                    while let line = cursor.next() {
-                        guard filter(line) else { continue }
-                        mine.append((LogFormat.timestamp(line) ?? 0, unit, line))
-                        if let limit, mine.count > 2 * max(limit, 4096) { mine.removeFirst(mine.count - limit) }
-                    }
-                    records += mine
-                }
-                if dirs.count > 1 {
-                    // Stable merge by time: records of one unit keep their order.
-                    records = records.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
-                }
-                if let limit { records = Array(records.suffix(limit)) }
-                if reverse { records.reverse() }
-                var text = ""
-                for r in records {
-                    text += LogText.render(r.line, unit: r.unit, format)
-                    if text.utf8.count > 1 << 16 {
+            // The first lines go out at once, then in blocks; when following, every batch of new records is
+            // written through as soon as it is read, also into a pipe or a file (no block buffering).
+            var text = ""
+            var block = 4096
+            while true {
+                while let entry = reader.next() {
+                    text += LogText.render(entry.line, unit: entry.unit, format)
+                    if text.utf8.count >= block {
                         out(text)
                         text = ""
+                        block = 1 << 16
                     }
                 }
-                out(text)
+                if !text.isEmpty { out(text) }
+                text = ""
+                if reader.isFinished { return }
+                reader.wait(timeoutMilliseconds: -1)
             }
         }
     }
 
-    /// Prints the records of several units in time order as they are read (a k-way merge of cursors).
-    func streamMerged(_ dirs: [(String, String)], since: UInt64?, until: UInt64?, filter: ([UInt8]) -> Bool) throws {
-        let cursors = dirs.map { LogCursor(directory: $0.1, since: since, until: until) }
-        func nextKept(_ c: LogCursor) -> [UInt8]? {
-            while let line = c.next() {
-                if filter(line) { return line }
-            }
-            return nil
+    /// The arguments as a log query.
+    func query() throws -> LogQuery {
+        let now = Posix.realtimeMicroseconds
+        var sinceUS: UInt64?
+        var untilUS: UInt64?
+        if let since {
+            guard let t = TimeParsing.parse(since, now: now) else { throw CLIError("Failed to parse --since \"\(since)\".") }
+            sinceUS = t
         }
-        var heads: [(time: UInt64, line: [UInt8])?] = cursors.map { c in nextKept(c).map { (LogFormat.timestamp($0) ?? 0, $0) } }
-        var text = ""
-        while true {
-            var best: Int?
-            for (i, h) in heads.enumerated() {
-                guard let h else { continue }
-                if best == nil || h.time < heads[best!]!.time { best = i }
-            }
-            guard let i = best, let head = heads[i] else { break }
-            text += LogText.render(head.line, unit: dirs[i].0, format)
-            // The first lines go out at once; after that, in blocks.
-            if text.utf8.count > 1 << 16 || text.utf8.count > 0 && heads.count == 1 && text.utf8.count > 4096 {
-                out(text)
-                text = ""
-            }
-            heads[i] = nextKept(cursors[i]).map { (LogFormat.timestamp($0) ?? 0, $0) }
+        if let until {
+            guard let t = TimeParsing.parse(until, now: now) else { throw CLIError("Failed to parse --until \"\(until)\".") }
+            untilUS = t
         }
-        out(text)
+        let names = try units.map { raw in
+            if raw == "tend" { return "tend" }
+            guard let name = UnitName(parsing: raw) else { throw CLIError("Invalid unit name \"\(raw)\".") }
+            return name.description
+        }
+        return LogQuery(
+            logDirectory: logDir ?? managerLogDir() ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
+            last: lines ?? (follow ? 10 : nil), streams: stream.map { [$0.stream] }, grep: grep, reverse: reverse,
+            follow: follow)
     }
 
     /// The running manager's log directory, if one answers.
@@ -155,63 +107,6 @@ struct Logs: ParsableCommand {
         let dir = stateDir ?? Defaults.stateDir
         guard access(dir + "/control.sock", F_OK) == 0 else { return nil }
         return (try? ControlClient(stateDir: dir).request(.object([("cmd", .string("ping"))])))?["logDir"]?.string
-    }
-
-    /// (unit name, directory) for the named units, or every unit with a log.
-    func unitDirectories(_ root: String) throws -> [(String, String)] {
-        if units.isEmpty {
-            let names = LogDirectoryListing.units(in: root)
-            return names.map { ($0, root + "/" + $0) }
-        }
-        return try units.map { raw in
-            if raw == "tend" { return ("tend", root + "/tend") }
-            guard let name = UnitName(parsing: raw) else { throw CLIError("Invalid unit name \"\(raw)\".") }
-            return (name.description, root + "/" + name.description)
-        }
-    }
-
-    func followLogs(_ dirs: [(String, String)], filter: ([UInt8]) -> Bool, since: UInt64?, until: UInt64?,
-                    limit: Int?) throws {
-        var followers: [(String, LogFollower)] = []
-        // A unit that hasn't logged yet has no directory: make it, so it can be watched from the start.
-        for (_, dir) in dirs { try? Posix.mkdirs(dir, mode: 0o755) }
-        // Watch first, then read: a record written in between wakes the loop below.
-        let ino = ctend_inotify_dir(dirs.first!.1, 0)
-        guard ino >= 0 else { throw CLIError("Failed to watch the log directory: \(Posix.errorText(-ino))") }
-        for (_, dir) in dirs.dropFirst() { _ = ctend_inotify_add(ino, dir) }
-        var history: [(time: UInt64, unit: String, line: [UInt8])] = []
-        for (unit, dir) in dirs {
-            // With a filter, -n counts matching records: start from the beginning of the range and cut later.
-            let filtered = stream != nil || grep != nil
-            let from = since ?? (filtered && limit != nil ? 0 : nil)
-            let f = LogFollower(directory: dir, since: from, lastRecords: filtered ? nil : limit)
-            for line in f.preamble + f.poll() where filter(line) {
-                history.append((LogFormat.timestamp(line) ?? 0, unit, line))
-            }
-            followers.append((unit, f))
-        }
-        history = history.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
-        if let limit { history = Array(history.suffix(limit)) }
-        var text = ""
-        for r in history {
-            if let until, r.time > until { return }
-            text += LogText.render(r.line, unit: r.unit, format)
-        }
-        out(text)
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            var text = ""
-            for (unit, f) in followers {
-                for line in f.poll() where filter(line) {
-                    if let until, let t = LogFormat.timestamp(line), t > until { return }
-                    text += LogText.render(line, unit: unit, format)
-                }
-            }
-            // Written through at once, also into a pipe or a file (no block buffering).
-            if !text.isEmpty { out(text) }
-            let n = buf.withUnsafeMutableBytes { Glibc.read(ino, $0.baseAddress, $0.count) }
-            if n < 0 && errno != EINTR { throw CLIError("Failed to read inotify events: \(Posix.errorText(errno))") }
-        }
     }
 }
 

@@ -12,6 +12,8 @@ public enum LogReader {
         public var path: String
         public var start: UInt64
         public var size: UInt64
+        /// The n of `@X.n.s` (0 for `@X.s`): segments whose first records share a time, in the order made.
+        public var suffix: Int = 0
     }
 
     /// Rotated segments, oldest first.
@@ -29,9 +31,11 @@ public enum LogReader {
             var st = stat()
             let path = directory + "/" + name
             guard stat(path, &st) == 0 else { continue }
-            out.append(Segment(path: path, start: start, size: UInt64(st.st_size)))
+            // A name with a suffix (`@X.1.s`) was made because `@X.s` existed: it comes after it.
+            let suffix = base == name ? 0 : Int(name.dropFirst(LogFormat.taiWidth + 1).dropLast(2)) ?? 0
+            out.append(Segment(path: path, start: start, size: UInt64(st.st_size), suffix: suffix))
         }
-        return out.sorted { ($0.start, $0.path) < ($1.start, $1.path) }
+        return out.sorted { ($0.start, $0.suffix, $0.path) < ($1.start, $1.suffix, $1.path) }
     }
 
     /// Every file of the log in time order (segments, then `current`).
@@ -258,15 +262,25 @@ public final class LogFollower {
     private var inode: ino_t = 0
     private var offset: off_t = 0
     private var carry: [UInt8] = []
+    /// While there is no `current` open: the segments already read or older than the start, so that what is
+    /// rotated before `current` is opened again is read, and only that.
+    private var knownSegments: Set<ino_t> = []
 
     /// Starts at the current end of the log (what existed before is the caller's to print).
     public init(directory: String) {
         self.directory = directory
         reopen(fromEnd: true)
+        if fd < 0 { knownSegments = Set(segmentInodes().map(\.inode)) }
     }
 
     /// Records older than where `poll()` starts: the part of the history in rotated segments.
     public private(set) var preamble: [[UInt8]] = []
+
+    /// `preamble`, handed over once (it isn't kept: a long history is not held for the follower's lifetime).
+    public func takePreamble() -> [[UInt8]] {
+        defer { preamble = [] }
+        return preamble
+    }
 
     /// Starts with the history itself, so that nothing falls between printing the past and following: the
     /// first `poll()` returns the records of `current` from `since` (or its last `lastRecords`), and
@@ -282,6 +296,7 @@ public final class LogFollower {
             } else if let n = lastRecords, n > 0 {
                 preamble = LogReader.tail(directory: directory, count: n)
             }
+            knownSegments = Set(segmentInodes().map(\.inode))
             return
         }
         var st = stat()
@@ -334,14 +349,61 @@ public final class LogFollower {
             if fd >= 0 { out += readNew() }
             // Rotated (or created) since we opened it? Finish the old file, then switch.
             var st = stat()
-            let exists = stat(directory + "/current", &st) == 0
-            if exists && (fd < 0 || st.st_ino != inode) {
-                if fd >= 0 { out += readNew() }
+            guard stat(directory + "/current", &st) == 0, fd < 0 || st.st_ino != inode else { return out }
+            guard fd >= 0 else {
+                // Created (again): first what was rotated while there was none, then the new one from its start.
                 reopen(fromEnd: false)
+                if fd >= 0 {
+                    let known = knownSegments
+                    out += readSegments(segmentInodes().filter { !known.contains($0.inode) }, upTo: inode)
+                }
                 continue
             }
-            return out
+            out += readNew()
+            // Several rotations may have happened since the last call: the segments between the file we read
+            // and the new `current` are read whole, in order (the new one is opened first, so a rotation
+            // meanwhile leaves it among the segments, where the next round finds it).
+            let old = (fd: fd, inode: inode)
+            fd = -1
+            reopen(fromEnd: false)
+            let segments = segmentInodes()
+            var from = segments.count
+            if let i = segments.firstIndex(where: { $0.inode == old.inode }) {
+                from = i + 1
+            } else {
+                // Pruned already: those that began after it.
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = buf.withUnsafeMutableBytes { pread(old.fd, $0.baseAddress, 64, 0) }
+                if n > 0, let start = LogFormat.timestamp(buf[0..<n]) {
+                    from = segments.firstIndex { $0.segment.start > start } ?? segments.count
+                }
+            }
+            Posix.close(old.fd)
+            out += readSegments(Array(segments[from...]), upTo: fd >= 0 ? inode : nil)
+            if fd < 0 { knownSegments = Set(segments.map(\.inode)) }
         }
+    }
+
+    private func segmentInodes() -> [(segment: LogReader.Segment, inode: ino_t)] {
+        LogReader.segments(in: directory).map {
+            var st = stat()
+            return ($0, stat($0.path, &st) == 0 ? st.st_ino : 0)
+        }
+    }
+
+    /// The records of whole segments, in order, stopping at the one that is `newInode` (read from its fd).
+    private func readSegments(_ segments: [(segment: LogReader.Segment, inode: ino_t)], upTo newInode: ino_t?)
+        -> [[UInt8]]
+    {
+        var out: [[UInt8]] = []
+        for (segment, ino) in segments {
+            if let newInode, ino == newInode { break }
+            guard let bytes = Posix.readFile(segment.path, limit: 1 << 30) else { continue }
+            var lines = bytes.split(separator: 10, omittingEmptySubsequences: false).map(Array.init)
+            if lines.last?.isEmpty == true { lines.removeLast() }
+            out += lines
+        }
+        return out
     }
 
     private func readNew() -> [[UInt8]] {
