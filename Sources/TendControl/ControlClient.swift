@@ -44,12 +44,20 @@ public final class ControlClient {
         return reply
     }
 
-    private func exchange(_ bytes: [UInt8]) throws(ControlError) -> JSON {
+    /// Writes a request without waiting for the reply (read it with `readLine`), for clients that run an
+    /// event loop of their own.
+    public func send(_ request: ControlRequest) throws(ControlError) { try write(request.bytes()) }
+
+    private func write(_ bytes: [UInt8]) throws(ControlError) {
         do {
             try Posix.write(fd, bytes)
         } catch {
             throw ControlError(.connectionFailed, "Failed to send the request to the manager: \(error)")
         }
+    }
+
+    private func exchange(_ bytes: [UInt8]) throws(ControlError) -> JSON {
+        try write(bytes)
         guard let line = try readLine() else {
             throw ControlError(.protocolError, "The manager closed the connection without a reply.")
         }

@@ -215,14 +215,8 @@ struct List: ParsableCommand {
     static func execute(all: Bool, output: OutputFormat, stateDir: String?) throws {
         let list = try call(stateDir, .list(all: all), as: StatusReply.self).units
         if output == .json {
-            let rows: [JSON] = list.map { u in
-                .object([
-                    ("unit", u["unit"] ?? .null), ("load", u["load"] ?? .null), ("active", u["active"] ?? .null),
-                    ("sub", u["sub"] ?? .null), ("description", u["description"] ?? .null),
-                    ("mainPID", u["mainPID"] ?? .int(0)),
-                ])
-            }
-            out(JSON.array(rows).serialized(pretty: true) + "\n")
+            // The reply's brief unit objects are the rows: unit, load, active, sub, description, mainPID.
+            out(JSON.array(list).serialized(pretty: true) + "\n")
             return
         }
         out(StatusText.table(list))
