@@ -37,32 +37,38 @@ public enum ControlRequest: Equatable, Sendable {
     /// Stream every unit state change and job result (of the named units only, if any are named).
     case subscribe(units: [String])
 
+    /// The `"cmd"` values of the requests other than jobs (those are `JobVerb`'s), each spelled once.
+    enum Command: String, CaseIterable {
+        case status, list, show, cat, kill, enable, disable, dependencies, ping, subscribe
+        case resetFailed = "reset-failed", daemonReload = "daemon-reload", isEnabled = "is-enabled"
+        case unitsChanged = "units-changed"
+    }
+
     /// The `"cmd"` of this request.
     public var command: String {
+        let c: Command
         switch self {
         case .job(let verb, _, _): return verb.rawValue
-        case .status: return "status"
-        case .list: return "list"
-        case .show: return "show"
-        case .cat: return "cat"
-        case .kill: return "kill"
-        case .resetFailed: return "reset-failed"
-        case .daemonReload: return "daemon-reload"
-        case .enable: return "enable"
-        case .disable: return "disable"
-        case .isEnabled: return "is-enabled"
-        case .dependencies: return "dependencies"
-        case .unitsChanged: return "units-changed"
-        case .ping: return "ping"
-        case .subscribe: return "subscribe"
+        case .status: c = .status
+        case .list: c = .list
+        case .show: c = .show
+        case .cat: c = .cat
+        case .kill: c = .kill
+        case .resetFailed: c = .resetFailed
+        case .daemonReload: c = .daemonReload
+        case .enable: c = .enable
+        case .disable: c = .disable
+        case .isEnabled: c = .isEnabled
+        case .dependencies: c = .dependencies
+        case .unitsChanged: c = .unitsChanged
+        case .ping: c = .ping
+        case .subscribe: c = .subscribe
         }
+        return c.rawValue
     }
 
     /// Every `"cmd"` the protocol knows.
-    public static let commands: [String] = JobVerb.allCases.map(\.rawValue) + [
-        "status", "list", "show", "cat", "kill", "reset-failed", "daemon-reload", "enable", "disable", "is-enabled",
-        "dependencies", "units-changed", "ping", "subscribe",
-    ]
+    public static let commands: [String] = JobVerb.allCases.map(\.rawValue) + Command.allCases.map(\.rawValue)
 
     public static let defaultStatusLines = 10
 
@@ -119,15 +125,18 @@ public enum ControlRequest: Equatable, Sendable {
             self = .job(verb, units: try named(), noBlock: try f.bool(Wire.noBlock) ?? false)
             return
         }
-        switch cmd {
-        case "status":
+        guard let command = Command(rawValue: cmd) else {
+            throw ControlError(.unknownCommand, "Unknown command \"\(cmd)\".")
+        }
+        switch command {
+        case .status:
             let lines = try f.int(Wire.lines) ?? Int64(ControlRequest.defaultStatusLines)
             guard lines >= 0 && lines <= 1_000_000 else { throw ControlError.malformed("\"lines\" out of range") }
             self = .status(units: try f.strings(Wire.units), lines: Int(lines))
-        case "list": self = .list(all: try f.bool(Wire.all) ?? false)
-        case "show": self = .show(units: try f.strings(Wire.units))
-        case "cat": self = .cat(units: try f.strings(Wire.units))
-        case "kill":
+        case .list: self = .list(all: try f.bool(Wire.all) ?? false)
+        case .show: self = .show(units: try f.strings(Wire.units))
+        case .cat: self = .cat(units: try f.strings(Wire.units))
+        case .kill:
             let signal = try f.int(Wire.signal) ?? Int64(SIGTERM)
             guard signal > 0 && signal < 65 else { throw ControlError(.invalidArgument, "Invalid signal \(signal).") }
             let whoName = try f.string(Wire.who) ?? KillTarget.all.rawValue
@@ -135,16 +144,15 @@ public enum ControlRequest: Equatable, Sendable {
                 throw ControlError(.invalidArgument, "\"who\" takes main, control or all.")
             }
             self = .kill(units: try f.strings(Wire.units), signal: Int32(signal), who: who)
-        case "reset-failed": self = .resetFailed(units: try f.strings(Wire.units))
-        case "daemon-reload": self = .daemonReload
-        case "enable": self = .enable(units: try named())
-        case "disable": self = .disable(units: try named())
-        case "is-enabled": self = .isEnabled(units: try f.strings(Wire.units))
-        case "dependencies": self = .dependencies
-        case "units-changed": self = .unitsChanged
-        case "ping": self = .ping
-        case "subscribe": self = .subscribe(units: try f.strings(Wire.units))
-        default: throw ControlError(.unknownCommand, "Unknown command \"\(cmd)\".")
+        case .resetFailed: self = .resetFailed(units: try f.strings(Wire.units))
+        case .daemonReload: self = .daemonReload
+        case .enable: self = .enable(units: try named())
+        case .disable: self = .disable(units: try named())
+        case .isEnabled: self = .isEnabled(units: try f.strings(Wire.units))
+        case .dependencies: self = .dependencies
+        case .unitsChanged: self = .unitsChanged
+        case .ping: self = .ping
+        case .subscribe: self = .subscribe(units: try f.strings(Wire.units))
         }
     }
 }

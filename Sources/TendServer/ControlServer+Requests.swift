@@ -144,16 +144,15 @@ extension ControlServer {
     func resetFailed(_ units: [String]) throws(ControlError) -> OKReply {
         do {
             if units.isEmpty { try manager.resetFailed(nil) }
-            for name in units {
-                guard manager.unit(named: name) != nil else {
-                    throw ControlError(.unitNotFound, "Unit \(name) not loaded.", unit: name)
-                }
-                try manager.resetFailed(name)
-            }
-        } catch let e as ControlError {
-            throw e
         } catch {
             throw ControlError(.failed, Self.text(error))
+        }
+        for name in units {
+            do {
+                try manager.resetFailed(name)
+            } catch {
+                throw ControlError(manager.unit(named: name) == nil ? .unitNotFound : .failed, Self.text(error), unit: name)
+            }
         }
         return OKReply()
     }
