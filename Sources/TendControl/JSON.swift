@@ -309,15 +309,3 @@ extension JSON {
         }
     }
 }
-
-extension JSON {
-    /// enable/disable changes on the wire.
-    public static func installChanges(_ changes: [InstallChange]) -> JSON {
-        .array(changes.map { c in
-            .object([
-                ("type", .string(c.kind == .created ? "symlink" : "unlink")), ("path", .string(c.path)),
-                ("target", c.target.map { .string($0) } ?? .null), ("message", .string(c.message)),
-            ])
-        })
-    }
-}

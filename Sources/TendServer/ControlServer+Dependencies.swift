@@ -8,50 +8,39 @@ import TendControl
 /// (the data behind `list-dependencies` and `analyze`) and `units-changed` (sent by an offline `tend enable`).
 /// All synchronous: one reply each.
 public enum DependencyRequests {
-    public static let commands: Set<String> = ["enable", "disable", "is-enabled", "dependencies", "units-changed"]
+    static func installer(_ manager: Manager) -> UnitInstaller {
+        UnitInstaller(unitPaths: manager.options.unitPaths, environment: Posix.environment())
+    }
 
-    public static func handle(_ cmd: String, _ request: JSON, manager: Manager) -> JSON {
-        let units = request["units"]?.stringArray ?? []
-        let installer = UnitInstaller(unitPaths: manager.options.unitPaths, environment: Posix.environment())
-        switch cmd {
-        case "enable", "disable":
-            guard !units.isEmpty else { return failure("Too few arguments: name at least one unit.", exit: 1) }
-            do {
-                var notes: [String] = []
-                let changes: [InstallChange]
-                if cmd == "enable" {
-                    (changes, notes) = try installer.enable(units)
-                } else {
-                    changes = try installer.disable(units)
-                }
-                manager.jobs.invalidate()
-                return .object([
-                    ("ok", .bool(true)), ("changes", JSON.installChanges(changes)), ("notes", .array(notes.map { .string($0) })),
-                    ("unitDir", .string(installer.unitPaths.first ?? "")),
-                ])
-            } catch {
-                return failure(error.description, exit: 1)
-            }
-        case "is-enabled":
-            let states = units.map { installer.state($0) }
-            return .object([("ok", .bool(true)), ("states", .array(states.map { .string($0) }))])
-        case "units-changed":
+    public static func enable(_ units: [String], manager: Manager) throws(ControlError) -> InstallReply {
+        let installer = installer(manager)
+        do {
+            let (changes, notes) = try installer.enable(units)
             manager.jobs.invalidate()
-            return .object([("ok", .bool(true))])
-        case "dependencies":
-            return dependencies(manager)
-        default:
-            return failure("Unknown command \"\(cmd)\".", exit: 1)
+            return InstallReply(changes: changes, notes: notes, unitDir: installer.unitPaths.first ?? "")
+        } catch {
+            throw ControlError(.installFailed, error.description)
         }
     }
 
-    static func failure(_ message: String, exit: Int64) -> JSON {
-        .object([("ok", .bool(false)), ("error", .string(message)), ("exit", .int(exit))])
+    public static func disable(_ units: [String], manager: Manager) throws(ControlError) -> InstallReply {
+        let installer = installer(manager)
+        do {
+            let changes = try installer.disable(units)
+            manager.jobs.invalidate()
+            return InstallReply(changes: changes, unitDir: installer.unitPaths.first ?? "")
+        } catch {
+            throw ControlError(.installFailed, error.description)
+        }
     }
 
+    public static func isEnabled(_ units: [String], manager: Manager) -> IsEnabledReply {
+        let installer = installer(manager)
+        return IsEnabledReply(states: units.map { installer.state($0) })
+    }
 
     /// Every unit with its state, start times (seconds since the manager began starting units) and edges.
-    static func dependencies(_ manager: Manager) -> JSON {
+    public static func dependencies(_ manager: Manager) -> DependenciesReply {
         let graph = manager.jobs.graph
         let origin = manager.jobs.bootTime
         func seconds(_ t: MonotonicInstant?) -> JSON {
@@ -84,10 +73,7 @@ public enum DependencyRequests {
             _ = node
             out.append(.object(o))
         }
-        return .object([
-            ("ok", .bool(true)), ("units", .array(out)), ("now", seconds(now)),
-            ("unitPaths", .array(manager.options.unitPaths.map { .string($0) })),
-        ])
+        return DependenciesReply(units: out, now: seconds(now).number, unitPaths: manager.options.unitPaths)
     }
 }
 

@@ -9,12 +9,12 @@ import TendControl
 /// one request per connection, answers when the work is done. A client that sends garbage gets an error
 /// reply; one that disappears mid-request harms no one: its reply is simply dropped.
 public final class ControlServer {
-    private let manager: Manager
+    let manager: Manager
     private let fd: Int32
     public let path: String
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var token: UInt64 = 0
-    /// Requests refused or malformed, for `tend show`-style diagnostics.
+    /// Connections refused and requests malformed, unknown or too large (in the `ping` reply).
     public private(set) var rejected = 0
 
     public init(manager: Manager, path: String) throws {
@@ -46,8 +46,8 @@ public final class ControlServer {
             var gid: gid_t = 0
             if ctend_peer_cred(c, &pid, &uid, &gid) != 0 || (uid != 0 && uid != getuid()) {
                 rejected += 1
-                let reply = JSON.object([("ok", .bool(false)), ("error", .string("Access denied.")), ("exit", .int(4))])
-                _ = try? Posix.write(c, reply.bytes() + [10])
+                let reply = ControlError(.accessDenied, "Access denied: only root and the manager's own user may connect.")
+                _ = try? Posix.write(c, reply.json.bytes() + [10])
                 Posix.close(c)
                 continue
             }
@@ -63,6 +63,8 @@ public final class ControlServer {
         }
     }
 
+    fileprivate func countRejected() { rejected += 1 }
+
     fileprivate func drop(_ conn: Connection) {
         connections[ObjectIdentifier(conn)] = nil
     }
@@ -71,158 +73,92 @@ public final class ControlServer {
 
     // MARK: - Requests
 
-    fileprivate func handle(_ request: JSON, _ conn: Connection) {
-        guard case .object = request, let cmd = request["cmd"]?.string else {
+    /// Decodes one request line and runs it; what can't be decoded is counted and answered with its error.
+    fileprivate func received(_ line: ArraySlice<UInt8>, _ conn: Connection) {
+        let request: ControlRequest
+        do {
+            request = try ControlRequest(line: line)
+        } catch {
             rejected += 1
-            conn.reply(error: "Malformed request: expected an object with \"cmd\".", exit: 1)
+            conn.reply(error: error)
             return
         }
-        let units = request["units"]?.stringArray ?? []
-        switch cmd {
-        case "start", "stop", "restart", "reload", "try-restart", "reload-or-restart":
-            runJobs(cmd, units, wait: !(request["noBlock"]?.bool ?? false), conn)
-        case "status", "list":
-            let lines = Int(request["lines"]?.int ?? (cmd == "status" ? 10 : 0))
-            let brief = cmd == "list"
-            let clock = Clock()
-            var out: [JSON] = []
-            var missing: [String] = []
-            if units.isEmpty {
-                for u in manager.sortedUnits {
-                    if cmd == "list" && !(request["all"]?.bool ?? false)
-                        && (u.activeState == .inactive && u.loadState == .loaded)
-                    {
-                        continue
-                    }
-                    // `tend status` of everything: the built-in targets only when they are reached.
-                    if cmd == "status" && u.targetState != nil && (u.config?.fragmentPath ?? "").isEmpty
-                        && u.activeState == .inactive
-                    {
-                        continue
-                    }
-                    out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines, brief: brief, clock: clock))
-                }
-            } else {
-                for name in units {
-                    if let u = manager.unit(named: name) {
-                        out.append(UnitStatusJSON.make(u, manager: manager, logLines: lines, brief: brief, clock: clock))
-                    } else {
-                        missing.append(UnitName(parsing: name)?.description ?? name)
-                    }
-                }
-            }
-            conn.reply(.object([
-                ("ok", .bool(true)), ("units", .array(out)), ("missing", .array(missing.map { .string($0) })),
-            ]))
-        case "show":
-            var out: [JSON] = []
-            for name in units {
-                guard let u = manager.unit(named: name) else {
-                    conn.reply(error: "Unit \(name) not found.", exit: 4)
-                    return
-                }
-                out.append(.array(UnitStatusJSON.properties(u, manager: manager).map { .array([.string($0.0), .string($0.1)]) }))
-            }
-            conn.reply(.object([("ok", .bool(true)), ("units", .array(out))]))
-        case "cat":
-            var texts: [JSON] = []
-            for name in units {
-                guard let text = manager.catText(name) else {
-                    conn.reply(error: "No files found for \(name).", exit: 1)
-                    return
-                }
-                texts.append(.string(text))
-            }
-            conn.reply(.object([("ok", .bool(true)), ("texts", .array(texts))]))
-        case "kill":
-            let sig = Int32(request["signal"]?.int ?? Int64(SIGTERM))
-            let who: KillTarget = request["who"]?.string == "main" ? .main : .all
-            do {
-                for name in units { try manager.kill(name, signal: sig, who: who) }
-                conn.reply(.object([("ok", .bool(true))]))
-            } catch let e as ManagerError {
-                conn.reply(error: e.description, exit: e.exitCode)
-            } catch {
-                conn.reply(error: "\(error)", exit: 1)
-            }
-        case "reset-failed":
-            do {
-                if units.isEmpty { try manager.resetFailed(nil) }
-                for name in units { try manager.resetFailed(name) }
-                conn.reply(.object([("ok", .bool(true))]))
-            } catch let e as ManagerError {
-                conn.reply(error: e.description, exit: e.exitCode)
-            } catch {
-                conn.reply(error: "\(error)", exit: 1)
-            }
-        case "daemon-reload":
-            manager.reloadUnits()
-            conn.reply(.object([("ok", .bool(true))]))
-        case _ where DependencyRequests.commands.contains(cmd):
-            conn.reply(DependencyRequests.handle(cmd, request, manager: manager))
-        case "ping":
-            // Clients read logs from the files themselves; they learn where from here.
-            conn.reply(.object([
-                ("ok", .bool(true)), ("pid", .int(Int64(getpid()))), ("logDir", .string(manager.options.logDir)),
-                ("version", .string(tendVersion)),
-            ]))
+        handle(request, conn)
+    }
+
+    /// One handler per kind of request (ControlServer+Requests.swift, ControlServer+Dependencies.swift).
+    func handle(_ request: ControlRequest, _ conn: Connection) {
+        switch request {
+        case .job(let verb, let units, let noBlock): runJobs(verb, units, wait: !noBlock, conn)
+        case .subscribe(let units): subscribe(units, conn)
         default:
-            rejected += 1
-            conn.reply(error: "Unknown command \"\(cmd)\".", exit: 1)
+            do { conn.reply(try answer(request)) } catch { conn.reply(error: error) }
         }
     }
 
-    private func runJobs(_ cmd: String, _ names: [String], wait: Bool, _ conn: Connection) {
-        guard !names.isEmpty else {
-            conn.reply(error: "Too few arguments: name at least one unit.", exit: 1)
-            return
+    /// The requests answered at once.
+    private func answer(_ request: ControlRequest) throws(ControlError) -> any ControlReply {
+        switch request {
+        case .status(let units, let lines): return status(units, lines: lines)
+        case .list(let all): return list(all: all)
+        case .show(let units): return try show(units)
+        case .cat(let units): return try cat(units)
+        case .kill(let units, let signal, let who): return try kill(units, signal: signal, who: who)
+        case .resetFailed(let units): return try resetFailed(units)
+        case .daemonReload:
+            manager.reloadUnits()
+            return OKReply()
+        case .enable(let units): return try DependencyRequests.enable(units, manager: manager)
+        case .disable(let units): return try DependencyRequests.disable(units, manager: manager)
+        case .isEnabled(let units): return DependencyRequests.isEnabled(units, manager: manager)
+        case .dependencies: return DependencyRequests.dependencies(manager)
+        case .unitsChanged:
+            manager.jobs.invalidate()
+            return OKReply()
+        case .ping: return ping()
+        case .job, .subscribe: preconditionFailure("answered by handle")
         }
-        var pending = names.count
-        var errors: [String] = []
-        var exit: Int64 = 0
-        let finishOne: (Bool, String?) -> Void = { [weak conn] ok, message in
-            if !ok {
-                errors.append(message ?? "failed")
-                if message?.hasSuffix("not found.") == true { exit = 5 } else if exit == 0 { exit = 1 }
-            }
-            pending -= 1
-            guard pending == 0, let conn else { return }
-            if errors.isEmpty {
-                conn.reply(.object([("ok", .bool(true))]))
-            } else {
-                conn.reply(.object([
-                    ("ok", .bool(false)), ("error", .string(errors.joined(separator: "\n"))), ("exit", .int(exit)),
-                ]))
-            }
+    }
+
+    // MARK: - Subscriptions
+
+    /// Live subscriptions, for `ping` (and the test that a client going away unsubscribes).
+    public private(set) var subscribers = 0
+
+    /// Acknowledges, then writes one line per engine event (of the named units) until the client goes; a
+    /// client that lets `maxEventBacklog` bytes pile up is cut off, which unsubscribes it too.
+    private func subscribe(_ names: [String], _ conn: Connection) {
+        let canonical = names.map { UnitName(parsing: $0)?.description ?? $0 }
+        let filter = Set(canonical)
+        conn.reply(SubscribeReply(units: canonical).json, keepOpen: true)
+        guard !conn.closed else { return }
+        let token = manager.subscribe { [weak conn] event in
+            guard let conn, !conn.closed else { return }
+            let e = ControlEvent(event, time: Posix.realtimeMicroseconds)
+            if !filter.isEmpty && !filter.contains(e.unit) { return }
+            conn.send(e.json.bytes() + [10], limit: ControlProtocol.maxEventBacklog)
         }
-        for name in names {
-            var type: JobType
-            switch cmd {
-            case "start": type = .start
-            case "stop": type = .stop
-            case "reload": type = .reload
-            default: type = .restart
-            }
-            if cmd == "try-restart" || cmd == "reload-or-restart" {
-                guard let u = manager.unit(named: name) else {
-                    finishOne(false, "Unit \(name) not found.")
-                    continue
-                }
-                if cmd == "try-restart" && (u.activeState != .active && u.activeState != .reloading) {
-                    finishOne(true, nil)  // try-restart leaves an inactive unit alone
-                    continue
-                }
-                if cmd == "reload-or-restart", let c = u.config, !c.execReload.isEmpty, u.activeState == .active {
-                    type = .reload
-                }
-            }
-            manager.enqueue(type, unit: name, wait: wait, completion: finishOne)
+        subscribers += 1
+        conn.onClose.append { [unowned self] in
+            self.manager.unsubscribe(token)
+            self.subscribers -= 1
+        }
+    }
+}
+
+extension ControlEvent {
+    init(_ event: EngineEvent, time: UInt64) {
+        switch event {
+        case .unitChanged(let unit, let activeState, let subState, let result):
+            self.init(unit: unit, change: .state(active: activeState, sub: subState, result: result), time: time)
+        case .jobFinished(let unit, let job, let result):
+            self.init(unit: unit, change: .job(job: job, result: result), time: time)
         }
     }
 }
 
 /// One client connection: a bounded input buffer and an output queue flushed as the socket allows.
-private final class Connection {
+final class Connection {
     let fd: Int32
     unowned let server: ControlServer
     var token: UInt64 = 0
@@ -231,10 +167,10 @@ private final class Connection {
     var outputOffset = 0
     var handled = false
     var keepOpen = false
-    var closed = false
+    private(set) var closed = false
     var onClose: [() -> Void] = []
-    /// A follower that can't keep up is cut off rather than buffering without bound.
-    static let maxOutput = 64 << 20
+    /// A client that can't keep up is cut off rather than buffering without bound.
+    static let maxOutput = ControlProtocol.maxOutput
 
     init(fd: Int32, server: ControlServer) {
         self.fd = fd
@@ -265,14 +201,11 @@ private final class Connection {
                 handled = true
                 let line = input[..<nl]
                 input = []
-                do {
-                    let request = try JSON.parse(line)
-                    server.handle(request, self)
-                } catch {
-                    reply(error: "Malformed request: \(error)", exit: 1)
-                }
+                server.received(line, self)
             } else if input.count > ControlProtocol.maxRequest {
-                reply(error: "Request too large.", exit: 1)
+                handled = true
+                server.countRejected()
+                reply(error: ControlError(.requestTooLarge, "Request too large (more than \(ControlProtocol.maxRequest) bytes)."))
             }
         }
     }
@@ -283,13 +216,14 @@ private final class Connection {
         if !keepOpen && output.count == outputOffset { close() }
     }
 
-    func reply(error: String, exit: Int32) {
-        reply(.object([("ok", .bool(false)), ("error", .string(error)), ("exit", .int(Int64(exit)))]))
-    }
+    func reply(error: ControlError) { reply(error.json) }
 
-    func send(_ bytes: [UInt8]) {
+    func reply(_ reply: any ControlReply) { self.reply(reply.json) }
+
+    /// Queues bytes; past `limit` bytes waiting the client is cut off.
+    func send(_ bytes: [UInt8], limit: Int = Connection.maxOutput) {
         guard !closed else { return }
-        if output.count - outputOffset + bytes.count > Connection.maxOutput {
+        if output.count - outputOffset + bytes.count > limit {
             close()
             return
         }

@@ -22,20 +22,21 @@ struct InstallOptions: ParsableArguments {
         if units.isEmpty { throw ValidationError("Name at least one unit.") }
     }
 
-    /// Runs `cmd` in the daemon, or offline with `local` when `--units` was given or no daemon answers.
-    func perform(_ cmd: String, local: (UnitInstaller) throws -> JSON) throws -> JSON {
+    /// Runs `request` in the daemon, or offline with `local` when `--units` was given or no daemon answers.
+    func perform<R: ControlReply>(_ request: ControlRequest, local: (UnitInstaller) throws -> R) throws -> R {
         if unitDirs.isEmpty {
-            do {
-                return try request(client.stateDir, .object([("cmd", .string(cmd)), ("units", .array(units.map { .string($0) }))]))
-            } catch let e as CLIError where e.message.contains("connect") || e.message.contains("running") {
+            switch Result(catching: { () throws(ControlError) -> R in try call(client.stateDir, request) }) {
+            case .success(let reply): return reply
+            case .failure(let e) where e.code == .connectionFailed:
                 return try local(UnitInstaller(unitPaths: Defaults.unitDirs, environment: Posix.environment()))
+            case .failure(let e): throw e
             }
         }
         let cwd = DaemonPaths.currentDirectory()
         let dirs = unitDirs.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
         let reply = try local(UnitInstaller(unitPaths: dirs, environment: Posix.environment()))
         // A daemon using these units sees the change at once (best effort).
-        _ = try? request(client.stateDir, .object([("cmd", .string("units-changed"))]))
+        _ = try? call(client.stateDir, .unitsChanged, as: OKReply.self)
         return reply
     }
 }
@@ -48,14 +49,15 @@ enum DaemonPaths {
     }
 }
 
-func printChanges(_ reply: JSON, output: OutputFormat) {
+func printChanges(_ reply: InstallReply, output: OutputFormat) {
     if output == .json {
-        out(JSON.object([("changes", reply["changes"] ?? .array([])), ("notes", reply["notes"] ?? .array([]))])
-            .serialized(pretty: true) + "\n")
+        // The wire's own form of the changes and notes (without "ok" and the unit directory).
+        let fields = InstallReply(changes: reply.changes, notes: reply.notes).fields
+        out(JSON.object(fields).serialized(pretty: true) + "\n")
         return
     }
-    for c in reply["changes"]?.array ?? [] { out((c["message"]?.string ?? "") + "\n") }
-    for n in reply["notes"]?.stringArray ?? [] { printError(n) }
+    for c in reply.changes { out(c.message + "\n") }
+    for n in reply.notes { printError(n) }
 }
 
 struct Enable: ParsableCommand {
@@ -66,12 +68,11 @@ struct Enable: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let reply = try install.perform("enable") { installer in
+            let reply = try install.perform(.enable(units: install.units)) { installer in
                 do {
                     let (changes, notes) = try installer.enable(install.units)
-                    return .object([("ok", .bool(true)), ("changes", JSON.installChanges(changes)),
-                                    ("notes", .array(notes.map { .string($0) }))])
-                } catch let e as InstallError { throw CLIError(e.description) }
+                    return InstallReply(changes: changes, notes: notes)
+                } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
             }
             printChanges(reply, output: install.client.output)
         }
@@ -86,11 +87,10 @@ struct Disable: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let reply = try install.perform("disable") { installer in
+            let reply = try install.perform(.disable(units: install.units)) { installer in
                 do {
-                    let changes = try installer.disable(install.units)
-                    return .object([("ok", .bool(true)), ("changes", JSON.installChanges(changes))])
-                } catch let e as InstallError { throw CLIError(e.description) }
+                    return InstallReply(changes: try installer.disable(install.units))
+                } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
             }
             printChanges(reply, output: install.client.output)
         }
@@ -106,10 +106,10 @@ struct IsEnabled: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let reply = try install.perform("is-enabled") { installer in
-                .object([("ok", .bool(true)), ("states", .array(install.units.map { .string(installer.state($0)) }))])
+            let reply = try install.perform(.isEnabled(units: install.units)) { installer in
+                IsEnabledReply(states: install.units.map { installer.state($0) })
             }
-            let states = reply["states"]?.stringArray ?? []
+            let states = reply.states
             if install.client.output == .json {
                 out(JSON.array(zip(install.units, states).map { .object([("unit", .string($0.0)), ("state", .string($0.1))]) })
                     .serialized(pretty: true) + "\n")
@@ -123,9 +123,9 @@ struct IsEnabled: ParsableCommand {
 
 // MARK: - list-dependencies
 
-func dependencyData(_ stateDir: String?) throws -> (units: [AnalyzeUnit], reply: JSON) {
-    let reply = try request(stateDir, .object([("cmd", .string("dependencies"))]))
-    return (AnalyzeJSON.units(reply), reply)
+func dependencyData(_ stateDir: String?) throws -> (units: [AnalyzeUnit], reply: DependenciesReply) {
+    let reply: DependenciesReply = try call(stateDir, .dependencies)
+    return (AnalyzeJSON.units(reply.json), reply)
 }
 
 func unitName(_ raw: String) -> String { UnitName(parsing: raw)?.description ?? raw }
@@ -144,7 +144,7 @@ struct ListDependencies: ParsableCommand {
         try guarded {
             let (units, _) = try dependencyData(client.stateDir)
             let root = unitName(unit)
-            guard units.contains(where: { $0.name == root }) else { throw CLIError("Unit \(root) could not be found.", exitCode: 4) }
+            guard units.contains(where: { $0.name == root }) else { throw CLIError(.noSuchUnit, "Unit \(root) could not be found.") }
             if client.output == .json {
                 var byName: [String: AnalyzeUnit] = [:]
                 for u in units { byName[u.name] = u }
@@ -232,7 +232,7 @@ struct AnalyzeCommand: ParsableCommand {
         func run() throws {
             try guarded {
                 let (units, reply) = try dependencyData(client.stateDir)
-                out(Analyze.plot(units, now: reply["now"]?.number))
+                out(Analyze.plot(units, now: reply.now))
             }
         }
     }

@@ -57,10 +57,11 @@ enum FastPath {
                 return 0
             }
             return try Status.execute(units: units, lines: lines, output: output, stateDir: stateDir)
-        } catch let e as CLIError {
-            printError(e.message)
-            return e.exitCode
         } catch {
+            if let (message, code) = failure(error) {
+                printError(message)
+                return code
+            }
             printError("\(error)")
             return 1
         }

@@ -25,7 +25,8 @@ struct Tend: ParsableCommand {
         version: tendVersion,
         subcommands: [
             DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
-            List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Verify.self,
+            List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self,
+            Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, ListDependencies.self, AnalyzeCommand.self,
         ])
 }
@@ -38,31 +39,25 @@ struct ClientOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    func client() throws -> ControlClient {
-        do {
-            return try ControlClient(stateDir: stateDir ?? Defaults.stateDir)
-        } catch let f as ControlClient.Failure {
-            throw CLIError(f.description, exitCode: f.exitCode)
-        }
+    func call<R: ControlReply>(_ request: ControlRequest, as type: R.Type = R.self) throws(ControlError) -> R {
+        try tend.call(stateDir, request, as: type)
     }
-
-    func request(_ json: JSON) throws -> JSON { try tend.request(stateDir, json) }
 }
 
-/// One request to the manager; connection and request failures become a CLIError with the right exit status.
-func request(_ stateDir: String?, _ json: JSON) throws -> JSON {
-    do {
-        return try ControlClient(stateDir: stateDir ?? Defaults.stateDir).request(json)
-    } catch let f as ControlClient.Failure {
-        throw CLIError(f.description, exitCode: f.exitCode)
-    }
+/// One request to the manager on a fresh connection. Failures are thrown as `ControlError`s, whose code alone
+/// chooses the exit status (`guarded`).
+func call<R: ControlReply>(_ stateDir: String?, _ request: ControlRequest, as type: R.Type = R.self)
+    throws(ControlError) -> R
+{
+    try ControlClient.call(stateDir: stateDir ?? Defaults.stateDir, request, as: type)
 }
 
 enum OutputFormat: String, ExpressibleByArgument {
     case text, json
 }
 
-/// A failure with its message and exit status; printed without the usage text.
+/// A failure found by the command itself (not the manager), with its message and exit status; printed without
+/// the usage text.
 struct CLIError: Error {
     var message: String
     var exitCode: Int32
@@ -70,16 +65,31 @@ struct CLIError: Error {
         self.message = message
         self.exitCode = exitCode
     }
+
+    /// The same failure a manager would report with `code`.
+    init(_ code: ControlErrorCode, _ message: String) {
+        self.init(message, exitCode: code.exitStatus)
+    }
+}
+
+/// The message and exit status of a failure, if it is one of ours.
+func failure(_ error: any Error) -> (message: String, exitCode: Int32)? {
+    switch error {
+    case let e as CLIError: return (e.message, e.exitCode)
+    case let e as ControlError: return (e.message, e.exitStatus)
+    default: return nil
+    }
 }
 
 extension ParsableCommand {
-    /// Runs `body`, turning a CLIError into a message on stderr and its exit status.
+    /// Runs `body`, turning a CLIError or ControlError into a message on stderr and its exit status.
     func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
-        } catch let e as CLIError {
-            printError(e.message)
-            throw ExitCode(e.exitCode)
+        } catch {
+            guard let (message, code) = failure(error) else { throw error }
+            printError(message)
+            throw ExitCode(code)
         }
     }
 }
@@ -116,48 +126,44 @@ struct JobOptions: ParsableArguments {
 
 protocol JobCommand: ParsableCommand {
     var job: JobOptions { get }
-    static var verb: String { get }
+    static var verb: JobVerb { get }
 }
 
 extension JobCommand {
     func run() throws {
         try guarded {
-            let req = JSON.object([
-                ("cmd", .string(Self.verb)), ("units", .array(job.units.map { .string($0) })),
-                ("noBlock", .bool(job.noBlock)),
-            ])
-            _ = try job.client.request(req)
+            let _: OKReply = try job.client.call(.job(Self.verb, units: job.units, noBlock: job.noBlock))
         }
     }
 }
 
 struct Start: JobCommand {
     static let configuration = CommandConfiguration(abstract: "Start units and wait until they are active (or failed).")
-    static let verb = "start"
+    static let verb = JobVerb.start
     @OptionGroup var job: JobOptions
 }
 
 struct Stop: JobCommand {
     static let configuration = CommandConfiguration(abstract: "Stop units and wait until they are down.")
-    static let verb = "stop"
+    static let verb = JobVerb.stop
     @OptionGroup var job: JobOptions
 }
 
 struct Restart: JobCommand {
     static let configuration = CommandConfiguration(abstract: "Stop, then start units (start them if inactive).")
-    static let verb = "restart"
+    static let verb = JobVerb.restart
     @OptionGroup var job: JobOptions
 }
 
 struct TryRestart: JobCommand {
     static let configuration = CommandConfiguration(commandName: "try-restart", abstract: "Restart units that are active; leave the others alone.")
-    static let verb = "try-restart"
+    static let verb = JobVerb.tryRestart
     @OptionGroup var job: JobOptions
 }
 
 struct Reload: JobCommand {
     static let configuration = CommandConfiguration(abstract: "Run units' ExecReload= commands.")
-    static let verb = "reload"
+    static let verb = JobVerb.reload
     @OptionGroup var job: JobOptions
 }
 
@@ -180,11 +186,9 @@ struct Status: ParsableCommand {
 
     /// The work of `tend status`, shared by the ArgumentParser command and the fast path. Returns the exit status.
     static func execute(units: [String], lines: Int, output: OutputFormat, stateDir: String?) throws -> Int32 {
-        let reply = try request(stateDir, .object([
-            ("cmd", .string("status")), ("units", .array(units.map { .string($0) })), ("lines", .int(Int64(lines))),
-        ]))
-        let list = reply["units"]?.array ?? []
-        let missing = reply["missing"]?.stringArray ?? []
+        let reply: StatusReply = try call(stateDir, .status(units: units, lines: lines))
+        let list = reply.units
+        let missing = reply.missing
         if output == .json {
             out(JSON.array(list).serialized(pretty: true) + "\n")
         } else {
@@ -192,7 +196,7 @@ struct Status: ParsableCommand {
             out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
         }
         for m in missing { printError("Unit \(m) could not be found.") }
-        if !missing.isEmpty { return 4 }
+        if !missing.isEmpty { return ControlErrorCode.noSuchUnit.exitStatus }
         if list.contains(where: { $0["active"]?.string != "active" && $0["active"]?.string != "reloading" }) { return 3 }
         return 0
     }
@@ -209,17 +213,10 @@ struct List: ParsableCommand {
 
     /// The work of `tend list`, shared by the ArgumentParser command and the fast path.
     static func execute(all: Bool, output: OutputFormat, stateDir: String?) throws {
-        let reply = try request(stateDir, .object([("cmd", .string("list")), ("all", .bool(all))]))
-        let list = reply["units"]?.array ?? []
+        let list = try call(stateDir, .list(all: all), as: StatusReply.self).units
         if output == .json {
-            let rows: [JSON] = list.map { u in
-                .object([
-                    ("unit", u["unit"] ?? .null), ("load", u["load"] ?? .null), ("active", u["active"] ?? .null),
-                    ("sub", u["sub"] ?? .null), ("description", u["description"] ?? .null),
-                    ("mainPID", u["mainPID"] ?? .int(0)),
-                ])
-            }
-            out(JSON.array(rows).serialized(pretty: true) + "\n")
+            // The reply's brief unit objects are the rows: unit, load, active, sub, description, mainPID.
+            out(JSON.array(list).serialized(pretty: true) + "\n")
             return
         }
         out(StatusText.table(list))
@@ -235,17 +232,14 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let reply = try client.request(.object([("cmd", .string("show")), ("units", .array(units.map { .string($0) }))]))
+            let reply: ShowReply = try client.call(.show(units: units))
             let wanted = Set(property.flatMap { $0.split(separator: ",").map(String.init) })
             var blocks: [String] = []
             var jsonUnits: [JSON] = []
-            for unit in reply["units"]?.array ?? [] {
-                let pairs = (unit.array ?? []).compactMap { p -> (String, String)? in
-                    guard let a = p.array, a.count == 2, let k = a[0].string, let v = a[1].string else { return nil }
-                    return wanted.isEmpty || wanted.contains(k) ? (k, v) : nil
-                }
-                blocks.append(pairs.map { "\($0.0)=\($0.1)\n" }.joined())
-                jsonUnits.append(.object(pairs.map { ($0.0, .string($0.1)) }))
+            for unit in reply.units {
+                let pairs = unit.filter { wanted.isEmpty || wanted.contains($0.name) }
+                blocks.append(pairs.map { "\($0.name)=\($0.value)\n" }.joined())
+                jsonUnits.append(.object(pairs.map { ($0.name, .string($0.value)) }))
             }
             if client.output == .json {
                 out(JSON.array(jsonUnits).serialized(pretty: true) + "\n")
@@ -263,8 +257,8 @@ struct Cat: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let reply = try client.request(.object([("cmd", .string("cat")), ("units", .array(units.map { .string($0) }))]))
-            out((reply["texts"]?.stringArray ?? []).joined(separator: "\n"))
+            let reply: CatReply = try client.call(.cat(units: units))
+            out(reply.texts.joined(separator: "\n"))
         }
     }
 }
@@ -285,10 +279,8 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         try guarded {
-            _ = try client.request(.object([
-                ("cmd", .string("kill")), ("units", .array(units.map { .string($0) })),
-                ("signal", .int(Int64(Signals.number(named: signal)!))), ("who", .string(who)),
-            ]))
+            let _: OKReply = try client.call(.kill(units: units, signal: Signals.number(named: signal)!,
+                                                   who: who == "main" ? .main : .all))
         }
     }
 }
@@ -300,7 +292,7 @@ struct ResetFailed: ParsableCommand {
 
     func run() throws {
         try guarded {
-            _ = try client.request(.object([("cmd", .string("reset-failed")), ("units", .array(units.map { .string($0) }))]))
+            let _: OKReply = try client.call(.resetFailed(units: units))
         }
     }
 }
@@ -310,7 +302,7 @@ struct DaemonReload: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        try guarded { _ = try client.request(.object([("cmd", .string("daemon-reload"))])) }
+        try guarded { let _: OKReply = try client.call(.daemonReload) }
     }
 }
 
