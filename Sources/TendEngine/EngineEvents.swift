@@ -32,3 +32,24 @@ final class EngineObservers {
         for token in handlers.keys.sorted() { handlers[token]?(event) }
     }
 }
+
+/// Why a job request did not end in `done`: refused before a job existed, or the job's own result.
+public struct JobFailure: Error, Sendable {
+    public enum Reason: Sendable, Equatable {
+        case unitNotFound
+        /// A template without an instance.
+        case badUnitName
+        /// The unit file did not load.
+        case badSetting
+        case shuttingDown
+        /// The job ran (or its transaction was refused) and ended so.
+        case job(JobResult)
+    }
+    public var reason: Reason
+    /// What `tend` prints: systemctl's wording, with the unit's last process and hints.
+    public var message: String
+    public init(_ reason: Reason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+}

@@ -187,40 +187,52 @@ public final class Manager {
         case .restart: kind = .restart
         case .reload: kind = .reload
         }
-        submit(kind, unit: raw, wait: wait, completion: completion)
+        submit(kind, unit: raw, wait: wait) { failure in completion(failure == nil, failure?.message) }
     }
 
     /// Queues a job of any kind through the job engine (dependencies, ordering, restart propagation), as
-    /// systemd sends every request through its job queue. With `wait` false the client hears only of a refused
-    /// transaction (it fails synchronously), not of the job.
-    public func submit(_ kind: JobKind, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
+    /// systemd sends every request through its job queue. `completion` gets nil when the job is done, or why
+    /// it was refused or failed. With `wait` false the client hears only of a refusal (which is synchronous),
+    /// not of the job.
+    public func submit(_ kind: JobKind, unit raw: String, wait: Bool = true, completion: @escaping (JobFailure?) -> Void) {
         if let name = UnitName(parsing: raw), name.isTemplate, kind != .stop {
-            completion(false, "Unit name \(name) is missing the instance name (\(name.prefix)@INSTANCE.\(name.suffix)).")
+            completion(JobFailure(.badUnitName, "Unit name \(name) is missing the instance name (\(name.prefix)@INSTANCE.\(name.suffix))."))
             return
         }
         guard let unit = unit(named: raw) else {
-            completion(false, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found.")
+            completion(JobFailure(.unitNotFound, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found."))
             return
         }
-        guard unit.loadState == .loaded, unit.machine != nil || unit.targetState != nil else {
+        guard unit.loadState == .loaded, unit.isService || unit.isTarget else {
             let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
-            completion(false, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n"))
+            completion(JobFailure(.badSetting, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n")))
             return
         }
         if shuttingDown && kind != .stop {
-            completion(false, "The manager is shutting down.")
+            completion(JobFailure(.shuttingDown, "The manager is shutting down."))
             return
         }
         var answered = false
         jobs.submit(kind, unit.name.description) { result, message in
             guard !answered else { return }
             answered = true
-            completion(result == .done || !wait && result == .canceled, message)
+            if result == .done || !wait && result == .canceled {
+                completion(nil)
+            } else {
+                completion(JobFailure(.job(result), message ?? "Job for \(unit.name) failed."))
+            }
         }
         if !answered && !wait {
             answered = true
-            completion(true, nil)
+            completion(nil)
         }
+    }
+
+    /// `reload-or-restart`: a reload if the unit is active and can reload, else a restart (systemd's
+    /// JOB_RELOAD_OR_START collapse).
+    public func reloadOrRestartKind(_ raw: String) -> JobKind {
+        guard let u = unit(named: raw), u.activeState == .active, let c = u.config else { return .restart }
+        return !c.execReload.isEmpty || c.type == .notifyReload ? .reload : .restart
     }
 
     func failureMessage(_ unit: Unit, _ type: JobType) -> String {

@@ -21,41 +21,28 @@ extension ControlServer {
         }
         for name in names {
             let display = UnitName(parsing: name)?.description ?? name
-            var type: JobType
+            let kind: JobKind
             switch verb {
-            case .start: type = .start
-            case .stop: type = .stop
-            case .reload: type = .reload
-            case .restart, .tryRestart, .reloadOrRestart: type = .restart
+            case .start: kind = .start
+            case .stop: kind = .stop
+            case .reload: kind = .reload
+            case .restart: kind = .restart
+            case .tryRestart: kind = .tryRestart
+            case .reloadOrRestart: kind = manager.reloadOrRestartKind(name)
             }
-            if verb == .tryRestart || verb == .reloadOrRestart {
-                guard let u = manager.unit(named: name) else {
-                    finishOne(ControlError(.unitNotFound, "Unit \(display) not found.", unit: display))
-                    continue
+            manager.submit(kind, unit: name, wait: wait) { failure in
+                guard let failure else { return finishOne(nil) }
+                let code: ControlErrorCode
+                switch failure.reason {
+                case .unitNotFound: code = .unitNotFound
+                case .badUnitName: code = .badUnitName
+                case .badSetting: code = .badSetting
+                case .shuttingDown: code = .shuttingDown
+                case .job: code = .jobFailed
                 }
-                if verb == .tryRestart && (u.activeState != .active && u.activeState != .reloading) {
-                    finishOne(nil)  // try-restart leaves an inactive unit alone
-                    continue
-                }
-                if verb == .reloadOrRestart, let c = u.config, !c.execReload.isEmpty, u.activeState == .active {
-                    type = .reload
-                }
-            }
-            let refusal = expectedRefusal(name, type)
-            manager.enqueue(type, unit: name, wait: wait) { ok, message in
-                finishOne(ok ? nil : ControlError(refusal ?? .jobFailed, message ?? "Job for \(display) failed.", unit: display))
+                finishOne(ControlError(code, failure.message, unit: display))
             }
         }
-    }
-
-    /// Why the engine will refuse a job at once, if it will: the same checks `Manager.enqueue` makes first.
-    /// A job that is accepted and fails later is `job-failed`.
-    func expectedRefusal(_ raw: String, _ type: JobType) -> ControlErrorCode? {
-        guard let name = UnitName(parsing: raw) else { return .unitNotFound }
-        if name.isTemplate && type != .stop { return .badUnitName }
-        guard let unit = manager.unit(named: raw) else { return .unitNotFound }
-        guard unit.loadState == .loaded, unit.machine != nil || unit.targetState != nil else { return .badSetting }
-        return nil
     }
 
     // MARK: - Queries

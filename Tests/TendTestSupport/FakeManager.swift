@@ -59,10 +59,10 @@ public final class FakeManager {
     @discardableResult
     public func job(_ kind: JobKind, _ unit: String) -> JobOutcome {
         let outcome = JobOutcome()
-        manager.submit(kind, unit: unit) { ok, message in
+        manager.submit(kind, unit: unit) { failure in
             outcome.finished = true
-            outcome.ok = ok
-            outcome.message = message
+            outcome.ok = failure == nil
+            outcome.failure = failure
         }
         reactor.settle()
         return outcome
@@ -85,5 +85,6 @@ public final class FakeManager {
 public final class JobOutcome {
     public var finished = false
     public var ok = false
-    public var message: String?
+    public var failure: JobFailure?
+    public var message: String? { failure?.message }
 }

@@ -98,6 +98,7 @@ import TendTestSupport
         let again = f.job(.start, "app")
         #expect(again.finished && !again.ok)
         #expect(again.message?.contains("dependency") == true)
+        #expect(again.failure?.reason == .job(.dependency))
         #expect(f.events.contains(.jobFinished(unit: "app.service", job: "start", result: .dependency)))
         #expect(f.system.spawned.filter { $0.program == "/usr/bin/app" }.count == 1)
     }
@@ -137,5 +138,22 @@ import TendTestSupport
         // app got its SIGTERM before db did.
         let order = f.system.signalLog.filter { $0.signal == SIGTERM }.map(\.pid)
         #expect(order == [app, db])
+        let late = f.job(.start, "db")
+        #expect(late.finished && late.failure?.reason == .shuttingDown)
+    }
+
+    @Test func refusalsSayWhy() throws {
+        let f = try FakeManager(units: [
+            "bad.service": "[Service]\nExecStart=/usr/bin/x\nRestart=sometimes\n",
+            "getty@.service": "[Service]\nExecStart=/usr/bin/getty %i\n",
+        ])
+        #expect(f.job(.start, "nope").failure?.reason == .unitNotFound)
+        let bad = f.job(.start, "bad")
+        #expect(bad.failure?.reason == .badSetting)
+        #expect(bad.message?.contains("bad.service:3") == true)
+        #expect(f.job(.start, "getty@").failure?.reason == .badUnitName)
+        #expect(f.job(.start, "getty@tty1").ok)
+        #expect(f.system.running("/usr/bin/getty").first?.request.command.words == ["/usr/bin/getty", "tty1"])
+        #expect(f.system.spawned.count == 1)
     }
 }
