@@ -46,16 +46,10 @@ public struct ServiceMachine: Sendable {
 
     /// Which command of the current chain runs (index into that chain).
     private var commandIndex = 0
-    /// Set by a stop request: no automatic restart afterwards.
-    private var forbidRestart = false
-    /// A start (or the start half of a restart) to carry out once the service is down.
-    private var pendingStart = false
-    /// True while the current run is the restart half of `restart`: the job to finish is a restart job.
-    private var restartJob = false
-    /// Jobs in flight, finished by `.jobFinished` effects.
-    private var startJobPending = false
-    private var stopJobPending = false
-    private var reloadJobPending = false
+    /// What the requests want of the unit, as one value (see `Intent`).
+    private var intent: Intent = .auto
+    /// The jobs in flight, each finished exactly once, by `finish(_:ok:)`.
+    private var jobs = MachineJobs()
     /// Whether the last kill was sent while restarting (RestartKillSignal=).
     private var restarting = false
     /// Start rate limit (StartLimitIntervalSec=/StartLimitBurst=): begin of the window and starts in it.
@@ -152,52 +146,44 @@ public struct ServiceMachine: Sendable {
     private mutating func requestStart(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         switch state.activeState {
         case .active, .reloading:
-            fx.append(.jobFinished(.start, ok: true))
+            emitJobFinished(.start, ok: true, &fx)
         case .activating where state != .autoRestart:
-            startJobPending = true  // finishes with the start in progress
+            acceptUpJob()  // finishes with the start in progress
         case .deactivating:
-            pendingStart = true
-            startJobPending = true
+            intent = .upAfterStop
+            acceptUpJob()
         case .inactive, .failed, .activating:
             // A manual start begins a new series: the restart counter and the backoff start over.
             restartCount = 0
             backoffStep = 0
-            startJobPending = true
+            acceptUpJob()
             beginStart(now, &fx, automatic: false)
         }
     }
 
     private mutating func requestStop(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
-        forbidRestart = true
-        pendingStart = false
-        if startJobPending {
-            // The start (or restart) in progress or waiting is cancelled; its job ends with its own type.
-            startJobPending = false
-            fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
-        }
-        restartJob = false
-        if reloadJobPending {
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
-        }
+        intent = .down
+        // The start (or restart) in progress or waiting is cancelled; its job ends with its own type.
+        finish(.start, ok: false, &fx)
+        finish(.reload, ok: false, &fx)
         switch state {
         case .dead, .failed:
-            fx.append(.jobFinished(.stop, ok: true))
+            emitJobFinished(.stop, ok: true, &fx)
         case .autoRestart:
             // systemd's service_stop(): the pending restart is given up and the unit is simply dead, not
             // failed; Result= still says how the last run ended. Entering dead cancels the restart timer.
             enter(.dead, now, &fx)
             inactiveEnterTimestamp = now
-            fx.append(.jobFinished(.stop, ok: true))
+            emitJobFinished(.stop, ok: true, &fx)
         case .stop, .stopWatchdog, .stopSigterm, .stopSigkill, .stopPost, .finalSigterm, .finalSigkill:
-            stopJobPending = true
+            jobs.stop = true
         case .startPre, .start, .startPost, .reload:
             // Something is still running that ExecStop= can't expect (a start not finished, a reload):
             // systemd's service_stop() goes straight to killing, skipping ExecStop=.
-            stopJobPending = true
+            jobs.stop = true
             enterSignal(.stopSigterm, .success, now, &fx)
         case .running, .exited:
-            stopJobPending = true
+            jobs.stop = true
             enterStop(.success, now, &fx)
         }
     }
@@ -205,29 +191,23 @@ public struct ServiceMachine: Sendable {
     private mutating func requestRestart(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         switch state.activeState {
         case .inactive, .failed:
-            restartJob = true
+            acceptUpJob(.restart)
             requestStart(now, &fx)
         default:
             // A start or restart in progress (or waiting for a stop) is replaced by this restart: its job is
             // cancelled, as systemd cancels a replaced job, so that every job ends exactly once.
-            if startJobPending {
-                startJobPending = false
-                fx.append(.jobFinished(restartJob ? .restart : .start, ok: false))
-            }
+            finish(.start, ok: false, &fx)
             if state == .autoRestart {
                 cancelTimer(&fx)
-                restartJob = true
-                startJobPending = true
+                acceptUpJob(.restart)
                 beginStart(now, &fx, automatic: false)
                 return
             }
-            restartJob = true
             restarting = true
             // Set before stopping: with nothing to wait for (KillMode=none) the stop reaches dead at once,
             // and dead must find the start it has to carry out; the stop half must not end the job.
-            forbidRestart = true
-            pendingStart = true
-            startJobPending = true
+            intent = .upAfterStop
+            acceptUpJob(.restart)
             if state.activeState != .deactivating {
                 switch state {
                 case .startPre, .start, .startPost, .reload: enterSignal(.stopSigterm, .success, now, &fx)
@@ -239,24 +219,24 @@ public struct ServiceMachine: Sendable {
 
     private mutating func requestReload(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         guard state == .running || state == .exited else {
-            fx.append(.jobFinished(.reload, ok: false))
+            emitJobFinished(.reload, ok: false, &fx)
             fx.append(.log(.warning, "Reload requested while the service is \(state.activeState.rawValue), ignoring."))
             return
         }
         if config.type == .notifyReload && state == .running && mainPID != nil {
             // Type=notify-reload: ReloadSignal= to the main process, then wait for RELOADING=1 and READY=1.
-            reloadJobPending = true
+            jobs.reload = true
             enter(.reload, now, &fx)
             armTimer(now + config.timeoutStart, &fx)
             fx.append(.kill(.main, signal: config.reloadSignal))
             return
         }
         guard !config.execReload.isEmpty else {
-            fx.append(.jobFinished(.reload, ok: false))
+            emitJobFinished(.reload, ok: false, &fx)
             fx.append(.log(.warning, "Job type reload is not applicable: no ExecReload= set."))
             return
         }
-        reloadJobPending = true
+        jobs.reload = true
         enter(.reload, now, &fx)
         commandIndex = 0
         runControl(.execReload, config.execReload, now, &fx)
@@ -277,7 +257,7 @@ public struct ServiceMachine: Sendable {
         if automatic { restartCount += 1 }
         runStartedAt = now
         result = .success
-        forbidRestart = false
+        intent = .auto
         processLog = []
         mainPID = nil
         controlPID = nil
@@ -371,10 +351,7 @@ public struct ServiceMachine: Sendable {
 
     private mutating func enterStop(_ f: ServiceResult, _ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         setResult(f)
-        if reloadJobPending {
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
-        }
+        finish(.reload, ok: false, &fx)
         guard !config.execStop.isEmpty, didReachActive || state == .startPost || state == .reload else {
             enterSignal(.stopSigterm, .success, now, &fx)
             return
@@ -393,11 +370,8 @@ public struct ServiceMachine: Sendable {
     ) {
         setResult(f)
         finishStartJob(ok: false, &fx)
-        if reloadJobPending {
-            // A reload interrupted by killing (a stop or restart request, the main process dying) failed.
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
-        }
+        // A reload interrupted by killing (a stop or restart request, the main process dying) failed.
+        finish(.reload, ok: false, &fx)
         enter(target, now, &fx)
         let signal: Int32
         switch target {
@@ -441,7 +415,7 @@ public struct ServiceMachine: Sendable {
         switch state {
         case .stopWatchdog, .stopSigterm, .stopSigkill: enterStopPost(now, &fx)
         case .finalSigterm, .finalSigkill: enterDead(result, now, &fx, allowRestart: true)
-        default: break
+        default: assertionFailure("a kill step ended in \(state), which is not a kill state")
         }
     }
 
@@ -460,17 +434,14 @@ public struct ServiceMachine: Sendable {
         _ f: ServiceResult, _ now: MonotonicInstant, _ fx: inout [ServiceEffect], allowRestart: Bool
     ) {
         setResult(f)
-        let restart = allowRestart && !forbidRestart && shouldRestart()
+        let restart = allowRestart && intent == .auto && shouldRestart()
         let wasRunLong = runLongEnoughToResetBackoff(now)
         mainPID = nil
         controlPID = nil
         controlCommand = nil
         lastKillSignal = nil
         finishStartJob(ok: config.type == .oneshot && result == .success && !restart, &fx)
-        if stopJobPending {
-            stopJobPending = false
-            fx.append(.jobFinished(.stop, ok: true))
-        }
+        finish(.stop, ok: true, &fx)
         if result == .success {
             enter(.dead, now, &fx)
         } else {
@@ -478,11 +449,11 @@ public struct ServiceMachine: Sendable {
             fx.append(.log(.warning, "Failed with result '\(result.rawValue)'."))
         }
         inactiveEnterTimestamp = now
-        if pendingStart {
-            pendingStart = false
+        if intent == .upAfterStop {
+            intent = .auto
             restartCount = 0
             backoffStep = 0
-            startJobPending = true
+            acceptUpJob()
             beginStart(now, &fx, automatic: false)
             return
         }
@@ -688,12 +659,11 @@ public struct ServiceMachine: Sendable {
         case .startPre: enterStart(now, &fx)
         case .startPost: enterRunning(.success, now, &fx)
         case .reload:
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: true))
+            finish(.reload, ok: true, &fx)
             enterRunning(.success, now, &fx)
         case .stop: enterSignal(.stopSigterm, .success, now, &fx)
         case .stopPost: enterSignal(.finalSigterm, .success, now, &fx)
-        default: break
+        default: assertionFailure("a control command succeeded in \(state), which runs none")
         }
     }
 
@@ -704,12 +674,11 @@ public struct ServiceMachine: Sendable {
         case .startPost: enterStop(f, now, &fx)
         case .reload:
             // A failed reload leaves the service running; only the reload job fails.
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
+            finish(.reload, ok: false, &fx)
             enterRunning(.success, now, &fx)
         case .stop: enterSignal(.stopSigterm, f, now, &fx)
         case .stopPost: enterSignal(.finalSigterm, f, now, &fx)
-        default: break
+        default: break  // a control process failing in a kill state (ExecStop= after SIGTERM): the kill drives on
         }
     }
 
@@ -762,8 +731,7 @@ public struct ServiceMachine: Sendable {
         case .reload:
             fx.append(.log(.error, "Reload operation timed out. Killing reload process."))
             fx.append(.kill(.control, signal: config.killSignal))
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
+            finish(.reload, ok: false, &fx)
             enterRunning(.success, now, &fx)
         case .stop:
             fx.append(.log(.error, "Stopping timed out. Terminating."))
@@ -850,10 +818,7 @@ public struct ServiceMachine: Sendable {
     private mutating func watchdogExpired(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
         guard state == .running || state == .reload else { return }
         fx.append(.log(.error, "Watchdog timeout (limit \(watchdogInterval))!"))
-        if reloadJobPending {
-            reloadJobPending = false
-            fx.append(.jobFinished(.reload, ok: false))
-        }
+        finish(.reload, ok: false, &fx)
         enterSignal(.stopWatchdog, .watchdog, now, &fx)
     }
 
@@ -867,10 +832,7 @@ public struct ServiceMachine: Sendable {
                 guard mainPID != nil else { return }
                 enterStartPost(now, &fx)
             case .reload:
-                if reloadJobPending {
-                    reloadJobPending = false
-                    fx.append(.jobFinished(.reload, ok: true))
-                }
+                finish(.reload, ok: true, &fx)
                 if controlPID == nil { enterRunning(.success, now, &fx) }
             default:
                 break
@@ -885,10 +847,7 @@ public struct ServiceMachine: Sendable {
             switch state {
             case .start, .startPost, .running, .reload:
                 // The service shuts down on its own: wait for it like after KillSignal=, without sending one.
-                if reloadJobPending {
-                    reloadJobPending = false
-                    fx.append(.jobFinished(.reload, ok: false))
-                }
+                finish(.reload, ok: false, &fx)
                 finishStartJob(ok: false, &fx)
                 enter(.stopSigterm, now, &fx)
                 lastKillSignal = nil
@@ -944,13 +903,42 @@ public struct ServiceMachine: Sendable {
         if result == .success && f != .success { result = f }
     }
 
+    /// The start or restart job ends with this run, unless it waits for the stop in progress
+    /// (`.upAfterStop`): then it belongs to the next run, and ends with that one.
     private mutating func finishStartJob(ok: Bool, _ fx: inout [ServiceEffect]) {
-        // A start waiting for the stop in progress (`pendingStart`) belongs to the next run, not to the one
-        // being stopped: its job ends with that run.
-        guard startJobPending, !pendingStart else { return }
-        startJobPending = false
-        fx.append(.jobFinished(restartJob ? .restart : .start, ok: ok))
-        restartJob = false
+        guard intent != .upAfterStop else { return }
+        finish(.start, ok: ok, &fx)
+    }
+
+    // MARK: Jobs
+
+    /// Takes a start (or restart) job; one already in flight keeps its kind and finishes for both.
+    private mutating func acceptUpJob(_ type: JobType = .start) {
+        if jobs.up == nil { jobs.up = type }
+    }
+
+    /// Finishes the job of `type` in flight, if there is one (`.start` finishes the start or restart job).
+    private mutating func finish(_ type: JobType, ok: Bool, _ fx: inout [ServiceEffect]) {
+        switch type {
+        case .start, .restart:
+            guard let up = jobs.up else { return }
+            jobs.up = nil
+            emitJobFinished(up, ok: ok, &fx)
+        case .stop:
+            guard jobs.stop else { return }
+            jobs.stop = false
+            emitJobFinished(.stop, ok: ok, &fx)
+        case .reload:
+            guard jobs.reload else { return }
+            jobs.reload = false
+            emitJobFinished(.reload, ok: ok, &fx)
+        }
+    }
+
+    /// The one place `.jobFinished` is emitted: for a job in flight (`finish`), or for a request answered at
+    /// once (a start of an active unit, a stop of a dead one, a reload that can't be done).
+    private func emitJobFinished(_ type: JobType, ok: Bool, _ fx: inout [ServiceEffect]) {
+        fx.append(.jobFinished(type, ok: ok))
     }
 
     private mutating func record(_ pid: Int32, _ kind: CommandKind, _ command: ExecCommand?, _ cause: ExitCause, ignored: Bool) {

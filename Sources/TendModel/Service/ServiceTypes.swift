@@ -248,3 +248,23 @@ public struct ProcessRecord: Sendable, Equatable {
     public var cause: ExitCause
     public var ignoredFailure: Bool
 }
+
+/// What the requests want of a service, as its state machine keeps it: one value instead of a flag per
+/// request, from which automatic restarts and the start after a stop follow.
+public enum Intent: Sendable, Equatable {
+    /// No request in force: the unit follows its own rules (`Restart=`).
+    case auto
+    /// Stopped on request: no automatic restart until the next start.
+    case down
+    /// Up again once the stop in progress is over (a start during a stop, or a restart).
+    case upAfterStop
+}
+
+/// The jobs a service's machine is carrying out for the job engine, each finished exactly once with a
+/// `.jobFinished` effect: a start or restart (`up`, with its kind), a stop, a reload.
+public struct MachineJobs: Sendable, Equatable {
+    public var up: JobType?
+    public var stop = false
+    public var reload = false
+    public init() {}
+}
