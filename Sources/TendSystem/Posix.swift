@@ -272,7 +272,7 @@ public enum ProcessTable {
 }
 
 extension StringProtocol {
-    /// Without the given characters at either end (Foundation's `trimmingCharacters(in:)`, which TendCore can't use).
+    /// Without the given characters at either end (Foundation's `trimmingCharacters(in:)`, which the manager's modules don't link).
     public func trimmingCharacters(in chars: String) -> String {
         var s = Substring(self)
         while let f = s.first, chars.contains(f) { s = s.dropFirst() }
