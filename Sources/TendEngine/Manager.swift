@@ -178,18 +178,6 @@ public final class Manager {
 
     // MARK: - Jobs (from clients)
 
-    /// Queues a job; `completion` runs when it finishes (at once when `wait` is false).
-    public func enqueue(_ type: JobType, unit raw: String, wait: Bool = true, completion: @escaping (Bool, String?) -> Void) {
-        let kind: JobKind
-        switch type {
-        case .start: kind = .start
-        case .stop: kind = .stop
-        case .restart: kind = .restart
-        case .reload: kind = .reload
-        }
-        submit(kind, unit: raw, wait: wait) { failure in completion(failure == nil, failure?.message) }
-    }
-
     /// Queues a job of any kind through the job engine (dependencies, ordering, restart propagation), as
     /// systemd sends every request through its job queue. `completion` gets nil when the job is done, or why
     /// it was refused or failed. With `wait` false the client hears only of a refusal (which is synchronous),

@@ -7,9 +7,7 @@ public struct InstallChange: Sendable, Equatable {
     public var target: String?
 
     public init(kind: Kind, path: String, target: String? = nil) {
-        self.kind = kind
-        self.path = path
-        self.target = target
+        (self.kind, self.path, self.target) = (kind, path, target)
     }
 
     /// systemctl's wording: `Created symlink A → B.` / `Removed "A".`

@@ -176,12 +176,7 @@ public struct ProcessInfo: Sendable {
     public var state: Character
     public var comm: String
     public init(pid: Int32, ppid: Int32, pgrp: Int32, session: Int32, state: Character, comm: String) {
-        self.pid = pid
-        self.ppid = ppid
-        self.pgrp = pgrp
-        self.session = session
-        self.state = state
-        self.comm = comm
+        (self.pid, self.ppid, self.pgrp, self.session, self.state, self.comm) = (pid, ppid, pgrp, session, state, comm)
     }
 }
 

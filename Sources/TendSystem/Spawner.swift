@@ -10,10 +10,7 @@ public struct SpawnedProcess: Sendable {
     public var failedStage: Int32
     public var errno: Int32
     public init(pid: Int32, pidfd: Int32, failedStage: Int32, errno: Int32) {
-        self.pid = pid
-        self.pidfd = pidfd
-        self.failedStage = failedStage
-        self.errno = errno
+        (self.pid, self.pidfd, self.failedStage, self.errno) = (pid, pidfd, failedStage, errno)
     }
 }
 
@@ -292,10 +289,7 @@ public struct SpawnError: Error, CustomStringConvertible {
     public var message: String
     public var errno: Int32
     public var description: String { message }
-    public init(message: String, errno: Int32) {
-        self.message = message
-        self.errno = errno
-    }
+    public init(message: String, errno: Int32) { (self.message, self.errno) = (message, errno) }
 }
 
 /// A NULL-terminated array of C strings, alive for the duration of `body`.

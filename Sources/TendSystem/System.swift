@@ -42,11 +42,7 @@ public struct NotifyDatagram: Sendable {
     public var gid: UInt32
     public var descriptorCount: Int
     public init(length: Int, pid: Int32, uid: UInt32, gid: UInt32, descriptorCount: Int) {
-        self.length = length
-        self.pid = pid
-        self.uid = uid
-        self.gid = gid
-        self.descriptorCount = descriptorCount
+        (self.length, self.pid, self.uid, self.gid, self.descriptorCount) = (length, pid, uid, gid, descriptorCount)
     }
 }
 
