@@ -26,6 +26,9 @@ public struct UnitTiming: Sendable {
 ///
 /// Everything runs on the manager's thread. Completions reported from inside a state machine's dispatch are
 /// handled after the current event (`EventLoop.afterEvents`), so no unit's machine is entered twice at once.
+///
+/// A little over our usual ~500 lines: the queue, running jobs and the reactions to unit changes share the
+/// job table and its wake-up bookkeeping, which stay private to this one type.
 public final class JobScheduler {
     unowned let host: any JobHost
 

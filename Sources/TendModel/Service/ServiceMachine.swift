@@ -2,6 +2,10 @@ import RealModule
 
 /// One service's lifecycle as a pure transition function, after systemd's `src/core/service.c`.
 ///
+/// Longer than our usual ~500 lines on purpose: one transition function over one private state, read like
+/// service.c from top to bottom. Split across files, its private fields (the run's jobs, intent, command index,
+/// start limit) would have to become visible to the whole module.
+///
 /// States: see `ServiceState`. Each command chain (ExecStartPre=, ExecStop=, ...) is a state, and so is each
 /// kill step and the wait before an automatic restart, so a stop timeout is simply "timer fired in
 /// stop-sigterm". Why a run ended is kept apart from the state, in `result`; the first failure of a run wins.

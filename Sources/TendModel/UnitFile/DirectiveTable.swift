@@ -1,5 +1,8 @@
 /// The one table of directives tend understands: section, name and a parser that writes into `ServiceConfig`.
 /// `parseUnitText()`, `DirectiveTable.all` (for `tend verify` and docs) and docs/unit-files.md follow it.
+///
+/// Longer than our usual ~500 lines on purpose: it is one table, one row per directive, and keeping every row in
+/// one place is what makes "a new directive is one row" true.
 
 /// What a directive's parser gets besides the value: where it is, specifier resolution, and the diagnostics.
 struct DirectiveContext {
