@@ -69,8 +69,8 @@ public final class ControlClient {
     }
 
     /// `subscribe`: sends it and returns the acknowledgement; read the events with `nextEvent`.
-    public func subscribe(units: [String]) throws(ControlError) -> SubscribeReply {
-        try call(.subscribe(units: units))
+    public func subscribe(units: [String], logs: Bool = false) throws(ControlError) -> SubscribeReply {
+        try call(.subscribe(units: units, logs: logs))
     }
 
     /// The next event of a subscription, or nil when the manager closed the stream. With a timeout (ms),

@@ -135,5 +135,5 @@ enum Wire {
     static let type = "type", path = "path", target = "target", message = "message"
     static let pid = "pid", logDir = "logDir", version = "version", tend = "tend", subscribers = "subscribers"
     static let rejected = "rejected", event = "event", active = "active", sub = "sub", result = "result"
-    static let job = "job", time = "time"
+    static let job = "job", time = "time", logs = "logs", stream = "stream", text = "text"
 }

@@ -217,6 +217,9 @@ public struct ControlEvent: Equatable, Sendable {
         case state(active: ActiveState, sub: String, result: String)
         /// `job` is the job's kind (`start`, `stop`, ...).
         case job(job: String, result: JobResult)
+        /// A record the unit's log got: its stream (`stdout`, `stderr`, `tend` for the manager's notes), the
+        /// pid that wrote it, its text; `time` is the record's own timestamp.
+        case log(stream: String, pid: Int32, text: String)
     }
     public var unit: String
     public var change: Change
@@ -238,6 +241,9 @@ public struct ControlEvent: Equatable, Sendable {
         case .job(let job, let result):
             o = [(Wire.event, .string("job")), (Wire.unit, .string(unit)), (Wire.job, .string(job)),
                  (Wire.result, .string(result.rawValue))]
+        case .log(let stream, let pid, let text):
+            o = [(Wire.event, .string("log")), (Wire.unit, .string(unit)), (Wire.stream, .string(stream)),
+                 (Wire.pid, .int(Int64(pid))), (Wire.text, .string(text))]
         }
         o.append((Wire.time, .int(Int64(clamping: time))))
         return .object(o)
@@ -257,6 +263,10 @@ public struct ControlEvent: Equatable, Sendable {
             case "job":
                 guard let result = try f.string(Wire.result).flatMap(JobResult.init(rawValue:)) else { throw bad("job result") }
                 self.init(unit: unit, change: .job(job: try f.string(Wire.job) ?? "", result: result), time: time)
+            case "log":
+                let pid = Int32(clamping: try f.int(Wire.pid) ?? 0)
+                self.init(unit: unit, change: .log(stream: try f.string(Wire.stream) ?? "", pid: pid,
+                                                   text: try f.string(Wire.text) ?? ""), time: time)
             default: throw bad("unknown kind")
             }
         } catch let e where e.code == .malformedRequest {

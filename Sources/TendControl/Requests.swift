@@ -34,8 +34,9 @@ public enum ControlRequest: Equatable, Sendable {
     /// Sent after an offline `enable`/`disable`: forget cached dependency and enablement data.
     case unitsChanged
     case ping
-    /// Stream every unit state change and job result (of the named units only, if any are named).
-    case subscribe(units: [String])
+    /// Stream every unit state change and job result (of the named units only, if any are named), and with
+    /// `logs` every log record they write too.
+    case subscribe(units: [String], logs: Bool = false)
 
     /// The `"cmd"` values of the requests other than jobs (those are `JobVerb`'s), each spelled once.
     enum Command: String, CaseIterable {
@@ -90,8 +91,11 @@ public enum ControlRequest: Equatable, Sendable {
             o.append((Wire.signal, .int(Int64(signal))))
             o.append((Wire.who, .string(who.rawValue)))
         case .show(let list), .cat(let list), .resetFailed(let list), .enable(let list), .disable(let list),
-            .isEnabled(let list), .subscribe(let list):
+            .isEnabled(let list):
             units(list)
+        case .subscribe(let list, let logs):
+            units(list)
+            if logs { o.append((Wire.logs, .bool(true))) }
         case .daemonReload, .dependencies, .unitsChanged, .ping: break
         }
         return .object(o)
@@ -152,7 +156,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .dependencies: self = .dependencies
         case .unitsChanged: self = .unitsChanged
         case .ping: self = .ping
-        case .subscribe: self = .subscribe(units: try f.strings(Wire.units))
+        case .subscribe: self = .subscribe(units: try f.strings(Wire.units), logs: try f.bool(Wire.logs) ?? false)
         }
     }
 }

@@ -22,9 +22,31 @@ final class EngineObservers {
         return token
     }
 
-    func remove(_ token: UInt64) { handlers[token] = nil }
+    func remove(_ token: UInt64) {
+        handlers[token] = nil
+        logHandlers[token] = nil
+    }
 
     var isEmpty: Bool { handlers.isEmpty }
+    /// Every observer, of events and of logs.
+    var count: Int { handlers.count + logHandlers.count }
+
+    /// Observers of log records: each gets the unit's name and a chunk of whole records (newline-terminated
+    /// lines in the store's format), as the log writer was handed them.
+    private var logHandlers: [UInt64: (String, [UInt8]) -> Void] = [:]
+
+    func addLogs(_ handler: @escaping (String, [UInt8]) -> Void) -> UInt64 {
+        let token = next
+        next += 1
+        logHandlers[token] = handler
+        return token
+    }
+
+    var wantLogs: Bool { !logHandlers.isEmpty }
+
+    func publishLogs(_ unit: String, _ chunk: [UInt8]) {
+        for token in logHandlers.keys.sorted() { logHandlers[token]?(unit, chunk) }
+    }
 
     func publish(_ event: EngineEvent) {
         guard !handlers.isEmpty else { return }

@@ -68,6 +68,7 @@ public final class Manager {
         logWriter = try LogWriter()
         managerLog = LogSink(unit: "tend", settings: options.logDefaults.settings(directory: options.logDir + "/tend"),
                              capture: options.logDefaults.capture, writer: logWriter, loop: reactor, scratch: logScratch)
+        observeRecords(managerLog)
         tracker.onEvent = { [unowned self] unit, event in self.dispatch(unit, event) }
         tracker.beforeExit = { unit in unit.log?.drainAll() }
         notify.onEvent = { [unowned self] unit, event in self.dispatch(unit, event) }
@@ -97,8 +98,15 @@ public final class Manager {
         if let c = unit.config { d.apply(c) }
         let s = LogSink(unit: unit.name.description, settings: d.settings(directory: logDirectory(unit)),
                         capture: d.capture, writer: logWriter, loop: loop, scratch: logScratch)
+        observeRecords(s)
         unit.log = s
         return s
+    }
+
+    private func observeRecords(_ sink: LogSink) {
+        sink.onRecords = { [unowned self] unit, chunk in
+            if self.observers.wantLogs { self.observers.publishLogs(unit, chunk) }
+        }
     }
 
     /// Manager-wide notify counters (`tend show` of the manager, benchmarks).
@@ -385,6 +393,14 @@ public final class Manager {
     public func subscribe(_ handler: @escaping (EngineEvent) -> Void) -> UInt64 { observers.add(handler) }
 
     public func unsubscribe(_ token: UInt64) { observers.remove(token) }
+
+    /// Calls `handler` with every chunk of log records any unit's log (and the manager's own, as unit `tend`)
+    /// is given from now on: whole records, newline-terminated, in the store's format (`LogFormat`). Same rules
+    /// as `subscribe`; `unsubscribe` ends it. Costs nothing while no one listens.
+    public func subscribeLogs(_ handler: @escaping (String, [UInt8]) -> Void) -> UInt64 { observers.addLogs(handler) }
+
+    /// How many observers are registered (the control server's subscriptions, tests).
+    public var observerCount: Int { observers.count }
 
     func publishState(_ unit: Unit) {
         guard !observers.isEmpty else { return }

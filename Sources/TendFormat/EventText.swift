@@ -12,6 +12,9 @@ public enum EventText {
             return "\(time) \(e.unit): \(active.rawValue) (\(sub))\(why)"
         case .job(let job, let result):
             return "\(time) \(e.unit): \(job) job \(result.rawValue)"
+        case .log(let stream, let pid, let text):
+            let short = e.unit.hasSuffix(".service") ? String(e.unit.dropLast(8)) : e.unit
+            return "\(time) \(stream == "tend" ? "tend" : short)[\(pid)]: \(text)"
         }
     }
 }

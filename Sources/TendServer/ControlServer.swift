@@ -90,7 +90,7 @@ public final class ControlServer {
     func handle(_ request: ControlRequest, _ conn: Connection) {
         switch request {
         case .job(let verb, let units, let noBlock): runJobs(verb, units, wait: !noBlock, conn)
-        case .subscribe(let units): subscribe(units, conn)
+        case .subscribe(let units, let logs): subscribe(units, logs: logs, conn)
         default:
             do { conn.reply(try answer(request)) } catch { conn.reply(error: error) }
         }
@@ -127,7 +127,7 @@ public final class ControlServer {
 
     /// Acknowledges, then writes one line per engine event (of the named units) until the client goes; a
     /// client that lets `maxEventBacklog` bytes pile up is cut off, which unsubscribes it too.
-    private func subscribe(_ names: [String], _ conn: Connection) {
+    private func subscribe(_ names: [String], logs: Bool, _ conn: Connection) {
         let canonical = names.map { UnitName(parsing: $0)?.description ?? $0 }
         let filter = Set(canonical)
         conn.reply(SubscribeReply(units: canonical).json, keepOpen: true)
@@ -138,9 +138,25 @@ public final class ControlServer {
             if !filter.isEmpty && !filter.contains(e.unit) { return }
             conn.send(e.json.bytes() + [10], limit: ControlProtocol.maxEventBacklog)
         }
+        var logToken: UInt64?
+        if logs {
+            logToken = manager.subscribeLogs { [weak conn] unit, chunk in
+                guard let conn, !conn.closed, filter.isEmpty || filter.contains(unit) else { return }
+                var out: [UInt8] = []
+                for line in chunk.split(separator: 10) {
+                    guard let r = LogFormat.parse(line) else { continue }
+                    let stream = r.stream == "out" ? "stdout" : r.stream == "err" ? "stderr" : r.stream
+                    let e = ControlEvent(unit: unit, change: .log(stream: stream, pid: r.pid, text: r.text), time: r.timestamp)
+                    out += e.json.bytes()
+                    out.append(10)
+                }
+                conn.send(out, limit: ControlProtocol.maxEventBacklog)
+            }
+        }
         subscribers += 1
         conn.onClose.append { [unowned self] in
             self.manager.unsubscribe(token)
+            if let logToken { self.manager.unsubscribe(logToken) }
             self.subscribers -= 1
         }
     }

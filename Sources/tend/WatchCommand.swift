@@ -15,12 +15,13 @@ struct Watch: ParsableCommand {
             reached.
             """)
     @Argument(help: "Units to watch (NAME means NAME.service; all units when none is named).") var units: [String] = []
+    @Flag(name: .long, help: "Also print every log record the units write, as it is captured.") var logs = false
     @OptionGroup var client: ClientOptions
 
     func run() throws {
         try guarded {
             let connection = try ControlClient(stateDir: client.stateDir ?? Defaults.stateDir)
-            _ = try connection.subscribe(units: units)
+            _ = try connection.subscribe(units: units, logs: logs)
             while let event = try connection.nextEvent() {
                 out((client.output == .json ? event.json.serialized() : EventText.render(event)) + "\n")
             }

@@ -25,6 +25,8 @@ import TendSystem
                 lastActive = active
             case .job(let job, let result):
                 out.append("\(job):\(result.rawValue)")
+            case .log(_, _, let text):
+                out.append("log:\(text)")
             }
         }
         return out
@@ -91,6 +93,37 @@ import TendSystem
         var status: Int32 = 0
         #expect(waitUntil(10) { waitpid(watcher, &status, WNOHANG) == watcher })
         #expect(waitUntil(10) { ping(h)?.subscribers == 0 })
+    }
+
+    /// `"logs": true`: the records a unit writes arrive on the stream as they are captured, with their stream,
+    /// pid and text, after the state change that started the writer and before the one it caused.
+    @Test func aSubscriptionWithLogsGetsTheRecordsAsTheyAreCaptured() throws {
+        let h = DaemonHarness()
+        h.writeUnit("talker.service", "[Service]\nType=oneshot\nStandardError=journal\nExecStart=/bin/sh -c 'echo hello; echo oops >&2'\n")
+        h.writeUnit("quiet.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo not this one'\n")
+        h.start(extraArgs: ["--no-start"])
+        let client = try ControlClient(stateDir: h.state)
+        _ = try client.subscribe(units: ["talker"], logs: true)
+        #expect(h.tend("start", "quiet").status == 0)
+        #expect(h.tend("start", "talker").status == 0)
+        var received: [ControlEvent] = []
+        while !received.contains(where: { $0.change == .job(job: "start", result: .done) }) {
+            guard let e = try client.nextEvent(timeout: 10_000) else { break }
+            received.append(e)
+        }
+        #expect(received.allSatisfy { $0.unit == "talker.service" })
+        let logs = received.compactMap { e -> String? in
+            if case .log(let stream, let pid, let text) = e.change, stream != "tend" {
+                return "\(stream) \(pid > 0) \(text)"
+            }
+            return nil
+        }
+        #expect(logs.sorted() == ["stderr true oops", "stdout true hello"])
+        let texts = summary(received)
+        // The output arrives between the start of the command and the job's end.
+        let firstLog = texts.firstIndex { $0.hasPrefix("log:") && !$0.contains("Start") } ?? 0
+        #expect(texts.first == "activating(start)")
+        #expect(firstLog > 0 && firstLog < texts.firstIndex(of: "start:done")!)
     }
 
     @Test func watchTextLinesAndTheEndOfTheStream() throws {

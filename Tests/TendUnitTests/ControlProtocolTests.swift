@@ -13,7 +13,7 @@ struct ControlProtocolTests {
         .show(units: ["web"]), .cat(units: ["web", "db"]), .kill(units: ["web"], signal: 15, who: .all),
         .kill(units: ["web"], signal: 10, who: .main), .resetFailed(units: []), .resetFailed(units: ["web"]),
         .daemonReload, .enable(units: ["web"]), .disable(units: ["web", "db"]), .isEnabled(units: ["web"]),
-        .dependencies, .unitsChanged, .ping, .subscribe(units: []), .subscribe(units: ["web"]),
+        .dependencies, .unitsChanged, .ping, .subscribe(units: []), .subscribe(units: ["web"]), .subscribe(units: ["web"], logs: true),
     ]
 
     @Test(arguments: requests)
@@ -170,6 +170,7 @@ struct ControlProtocolTests {
         ControlEvent(unit: "web.service", change: .state(active: .failed, sub: "failed", result: "exit-code"), time: 2),
         ControlEvent(unit: "web.service", change: .job(job: "start", result: .done), time: 1_796_191_458_037_472),
         ControlEvent(unit: "a.target", change: .job(job: "stop", result: .dependency), time: 0),
+        ControlEvent(unit: "web.service", change: .log(stream: "stderr", pid: 4242, text: "a \"quoted\" line ✓"), time: 3),
     ]
 
     @Test(arguments: events)

@@ -69,6 +69,8 @@ public final class LogSink {
     public private(set) var queueDroppedTotal = 0
     /// A partial line is written as a record once it has waited this long for its end.
     public static let partialFlushDelay = TimeSpan.milliseconds(100)
+    /// Told of every chunk of records handed to the writer (the manager's log subscriptions).
+    public var onRecords: ((String, [UInt8]) -> Void)?
 
     public init(unit: String, settings: LogSettings, capture: CaptureSettings, writer: LogWriter, loop: any Reactor,
                 scratch: ScratchBuffer) {
@@ -252,6 +254,7 @@ public final class LogSink {
         if writer.submit(index, chunk, lines: lines, first: first) {
             queueDropped = 0
             remember(chunk)
+            onRecords?(unit, chunk)
         } else {
             queueDropped += lines
             queueDroppedTotal += lines
