@@ -37,18 +37,20 @@ public struct OKReply: ControlReply {
 /// `status` and `list`: unit objects (their fields are `UnitStatusJSON`'s, documented in the protocol) and,
 /// for `status`, the names asked for that don't exist.
 public struct StatusReply: ControlReply {
-    public var units: [JSON]
+    public var units: [UnitInfo]
     public var missing: [String]
-    public init(units: [JSON], missing: [String] = []) {
+    public init(units: [UnitInfo], missing: [String] = []) {
         self.units = units
         self.missing = missing
     }
     public var fields: [(String, JSON)] {
-        [(Wire.units, .array(units)), (Wire.missing, .array(missing.map { .string($0) }))]
+        [(Wire.units, .array(units.map(\.json))), (Wire.missing, .array(missing.map { .string($0) }))]
     }
     public init(fields j: JSON) throws(ControlError) {
         let f = Fields(json: j)
-        self.init(units: try f.objects(Wire.units), missing: try f.strings(Wire.missing))
+        var units: [UnitInfo] = []
+        for u in try f.objects(Wire.units) { units.append(try UnitInfo(json: u)) }
+        self.init(units: units, missing: try f.strings(Wire.missing))
     }
 }
 

@@ -5,49 +5,41 @@ import TendSystem
 
 /// `tend status` and `tend list` text, with systemctl's labels and layout.
 package enum StatusText {
-    package static func render(_ u: JSON, now: UInt64) -> String {
-        let name = u["unit"]?.string ?? "?"
-        let active = u["active"]?.string ?? "inactive"
-        let sub = u["sub"]?.string ?? "dead"
-        let load = u["load"]?.string ?? "loaded"
-        let bullet = active == "failed" ? "×" : "●"
-        var s = "\(bullet) \(name) - \(u["description"]?.string ?? name)\n"
+    package static func render(_ u: UnitInfo, now: UInt64) -> String {
+        let name = u.unit
+        let bullet = u.active == "failed" ? "×" : "●"
+        var s = "\(bullet) \(name) - \(u.description)\n"
 
-        let path = u["fragmentPath"]?.string ?? ""
-        if load == "loaded" {
-            s += "     Loaded: loaded (\(path.isEmpty ? "built in" : path); \(u["enabled"]?.string ?? "static"))\n"
+        let path = u.fragmentPath ?? ""
+        if u.load == "loaded" {
+            s += "     Loaded: loaded (\(path.isEmpty ? "built in" : path); \(u.enabled ?? "static"))\n"
         } else {
-            s += "     Loaded: \(load)\(path.isEmpty ? "" : " (\(path))")\n"
+            s += "     Loaded: \(u.load)\(path.isEmpty ? "" : " (\(path))")\n"
         }
-        let dropIns = u["dropIns"]?.stringArray ?? []
+        let dropIns = u.dropIns ?? []
         if !dropIns.isEmpty { s += "    Drop-In: \(dropIns.joined(separator: "\n             "))\n" }
 
-        var activeLine = active == sub ? active : "\(active) (\(sub))"
-        let result = u["result"]?.string ?? "success"
-        if result != "success" && (active == "failed" || sub == "auto-restart") { activeLine += " (Result: \(result))" }
-        if let since = u["since"]?.int, since > 0 {
+        var activeLine = u.active == u.sub ? u.active : "\(u.active) (\(u.sub))"
+        let result = u.result ?? "success"
+        if result != "success" && (u.active == "failed" || u.sub == "auto-restart") { activeLine += " (Result: \(result))" }
+        if let since = u.since, since > 0 {
             activeLine += " since \(TimeFormat.timestamp(UInt64(since))); \(TimeFormat.ago(UInt64(since), now: now))"
         }
         s += "     Active: \(activeLine)\n"
-        for p in u["processes"]?.array ?? [] {
-            s += "    Process: \(p["pid"]?.int ?? 0) \(p["command"]?.string ?? "") (\(p["text"]?.string ?? ""))\n"
-        }
-        if let pid = u["mainPID"]?.int, pid > 0 {
-            let comm = u["mainComm"]?.string ?? ""
+        let processes = u.processes ?? []
+        for p in processes { s += "    Process: \(p.pid) \(p.command) (\(p.text))\n" }
+        if let pid = u.mainPID, pid > 0 {
+            let comm = u.mainComm ?? ""
             s += "   Main PID: \(pid)\(comm.isEmpty ? "" : " (\(comm))")\n"
-        } else if let pid = u["execMainPID"]?.int, pid > 0, let text = u["execMainStatusText"]?.string,
-            !(u["processes"]?.array ?? []).contains(where: { $0["pid"]?.int == pid })
-        {
-            s += "   Main PID: \(pid) (\(text))\n"
+        } else if let e = u.execMain, e.pid > 0, !processes.contains(where: { $0.pid == e.pid }) {
+            s += "   Main PID: \(e.pid) (\(e.statusText))\n"
         }
-        if let pid = u["controlPID"]?.int, pid > 0 {
-            s += "    Control: \(pid) (\(u["controlCommand"]?.string ?? ""))\n"
-        }
-        if let n = u["nRestarts"]?.int, n > 0 { s += "   Restarts: \(n)\n" }
-        if let status = u["statusText"]?.string, !status.isEmpty { s += "     Status: \"\(status)\"\n" }
-        if let e = u["setupError"]?.string { s += "      Error: \(e)\n" }
-        for d in u["diagnostics"]?.stringArray ?? [] { s += "    Problem: \(d)\n" }
-        let log = u["log"]?.stringArray ?? []
+        if let pid = u.controlPID, pid > 0 { s += "    Control: \(pid) (\(u.controlCommand ?? ""))\n" }
+        if let n = u.nRestarts, n > 0 { s += "   Restarts: \(n)\n" }
+        if let status = u.statusText, !status.isEmpty { s += "     Status: \"\(status)\"\n" }
+        if let e = u.setupError { s += "      Error: \(e)\n" }
+        for d in u.diagnostics ?? [] { s += "    Problem: \(d)\n" }
+        let log = u.log ?? []
         if !log.isEmpty {
             s += "\n"
             let prefix = name.hasSuffix(".service") ? String(name.dropLast(8)) : name
@@ -56,11 +48,8 @@ package enum StatusText {
         return s
     }
 
-    package static func table(_ list: [JSON]) -> String {
-        let rows = list.map { u in
-            [u["unit"]?.string ?? "", u["load"]?.string ?? "", u["active"]?.string ?? "", u["sub"]?.string ?? "",
-             u["description"]?.string ?? ""]
-        }
+    package static func table(_ list: [UnitInfo]) -> String {
+        let rows = list.map { u in [u.unit, u.load, u.active, u.sub, u.description] }
         let header = ["UNIT", "LOAD", "ACTIVE", "SUB", "DESCRIPTION"]
         var widths = header.map(\.count)
         for r in rows { for i in 0..<4 { widths[i] = max(widths[i], r[i].count) } }

@@ -49,7 +49,7 @@ extension ControlServer {
 
     func status(_ units: [String], lines: Int) -> StatusReply {
         let clock = Clock()
-        var out: [JSON] = []
+        var out: [UnitInfo] = []
         var missing: [String] = []
         if units.isEmpty {
             for u in manager.sortedUnits {
@@ -73,7 +73,7 @@ extension ControlServer {
 
     func list(all: Bool) -> StatusReply {
         let clock = Clock()
-        var out: [JSON] = []
+        var out: [UnitInfo] = []
         for u in manager.sortedUnits {
             if !all && u.activeState == .inactive && u.loadState == .loaded { continue }
             out.append(UnitStatusJSON.make(u, manager: manager, logLines: 0, brief: true, clock: clock))

@@ -4,81 +4,62 @@ import TendSystem
 import TendEngine
 import TendControl
 
-/// A unit's state as the control protocol carries it (and `--output json` prints it). Field names are
-/// stable; times are microseconds since the epoch (UTC); a pid of 0 means none.
+/// A unit's state as the control protocol carries it (`UnitInfo`), and its `tend show` properties.
 public enum UnitStatusJSON {
     /// `brief`: only what `tend list` shows (unit, load, active, sub, description, mainPID), which is cheap.
     public static func make(_ unit: Unit, manager: Manager, logLines: Int, brief: Bool = false,
-                            clock: Clock = Clock()) -> JSON {
+                            clock: Clock = Clock()) -> UnitInfo {
         let name = unit.name.description
-        var o: [(String, JSON)] = [
-            ("unit", .string(name)),
-            ("load", .string(unit.loadState.rawValue)),
-            ("active", .string(unit.activeState.rawValue)),
-            ("sub", .string(unit.subState)),
-        ]
         let config = unit.config
-        o.append(("description", .string(config?.description ?? name)))
+        var u = UnitInfo(unit: name, load: unit.loadState.rawValue, active: unit.activeState.rawValue,
+                         sub: unit.subState, description: config?.description ?? name)
         if brief {
-            o.append(("mainPID", .int(Int64(unit.machine?.mainPID ?? 0))))
-            return .object(o)
+            u.mainPID = unit.machine?.mainPID ?? 0
+            return u
         }
-        o.append(("fragmentPath", .string(config?.fragmentPath ?? "")))
-        o.append(("dropIns", .array((config?.dropInPaths ?? []).map { .string($0) })))
-        o.append(("enabled", .string(manager.enablement(unit))))
+        u.fragmentPath = config?.fragmentPath ?? ""
+        u.dropIns = config?.dropInPaths ?? []
+        u.enabled = manager.enablement(unit)
         if let m = unit.machine {
-            o.append(("result", .string(m.result.rawValue)))
-            o.append(("since", .int(Int64(clock.realtime(m.stateSince)))))
-            if let t = m.activeEnterTimestamp { o.append(("activeEnterTimestamp", .int(Int64(clock.realtime(t))))) }
-            if let t = m.inactiveEnterTimestamp {
-                o.append(("inactiveEnterTimestamp", .int(Int64(clock.realtime(t)))))
-            }
-            o.append(("mainPID", .int(Int64(m.mainPID ?? 0))))
-            if let p = m.mainPID { o.append(("mainComm", .string(ProcessTable.comm(p) ?? ""))) }
-            o.append(("controlPID", .int(Int64(m.controlPID ?? 0))))
-            if let c = m.controlCommand {
-                o.append(("controlCommand", .string("\(c.kind.rawValue)=\(c.command.commandLine)")))
-            }
-            o.append(("nRestarts", .int(Int64(m.restartCount))))
+            u.result = m.result.rawValue
+            u.since = Int64(clock.realtime(m.stateSince))
+            u.activeEnterTimestamp = m.activeEnterTimestamp.map { Int64(clock.realtime($0)) }
+            u.inactiveEnterTimestamp = m.inactiveEnterTimestamp.map { Int64(clock.realtime($0)) }
+            u.mainPID = m.mainPID ?? 0
+            if let p = m.mainPID { u.mainComm = ProcessTable.comm(p) ?? "" }
+            u.controlPID = m.controlPID ?? 0
+            if let c = m.controlCommand { u.controlCommand = "\(c.kind.rawValue)=\(c.command.commandLine)" }
+            u.nRestarts = m.restartCount
             if let exit = m.lastMainExit {
-                o.append(("execMainPID", .int(Int64(m.lastMainPID ?? 0))))
-                o.append(("execMainCode", .string(exit.codeName)))
-                o.append(("execMainStatus", .int(Int64(exit.value))))
-                o.append(("execMainStatusText", .string(exit.statusText)))
+                u.execMain = UnitInfo.ExecMain(pid: m.lastMainPID ?? 0, code: exit.codeName, status: exit.value,
+                                               statusText: exit.statusText)
             }
-            o.append(("processes", .array(m.processLog.map { p in
-                .object([
-                    ("pid", .int(Int64(p.pid))), ("command", .string("\(p.kind.rawValue)=\(p.command)")),
-                    ("code", .string(p.cause.codeName)), ("status", .int(Int64(p.cause.value))),
-                    ("text", .string(p.cause.statusText + (p.ignoredFailure ? " (ignored)" : ""))),
-                ])
-            })))
-            o.append(("type", .string(m.config.type.rawValue)))
-            o.append(("restart", .string(m.config.restart.rawValue)))
+            u.processes = m.processLog.map { p in
+                UnitInfo.ProcessEntry(pid: p.pid, command: "\(p.kind.rawValue)=\(p.command)", code: p.cause.codeName,
+                                      status: p.cause.value, text: p.cause.statusText + (p.ignoredFailure ? " (ignored)" : ""))
+            }
+            u.type = m.config.type.rawValue
+            u.restart = m.config.restart.rawValue
         }
-        if let r = manager.jobs.timings[name]?.lastResult { o.append(("jobResult", .string(r.rawValue))) }
-        if let j = manager.jobs.job(for: name) { o.append(("job", .string(j.kind.rawValue + (j.running ? " running" : " waiting")))) }
-        if let c = manager.jobs.timings[name]?.skippedBy { o.append(("skippedBy", .string(c))) }
-        if let t = unit.statusText { o.append(("statusText", .string(t))) }
-        if let e = unit.statusErrno { o.append(("statusErrno", .int(Int64(e)))) }
-        if let b = unit.statusBusError { o.append(("statusBusError", .string(b))) }
-        if let x = unit.statusExitStatus { o.append(("statusExitStatus", .int(Int64(x)))) }
+        u.jobResult = manager.jobs.timings[name]?.lastResult?.rawValue
+        if let j = manager.jobs.job(for: name) { u.job = j.kind.rawValue + (j.running ? " running" : " waiting") }
+        u.skippedBy = manager.jobs.timings[name]?.skippedBy
+        u.statusText = unit.statusText
+        u.statusErrno = unit.statusErrno
+        u.statusBusError = unit.statusBusError
+        u.statusExitStatus = unit.statusExitStatus
         if unit.notifyPath != nil {
-            o.append(("notify", .object([
-                ("access", .string(unit.notifyAccess.rawValue)),
-                ("accepted", .int(Int64(unit.notifyAccepted))),
-                ("rejected", .int(Int64(unit.notifyRejected))),
-                ("malformed", .int(Int64(unit.notifyMalformed))),
-            ])))
+            u.notify = UnitInfo.NotifyCounters(access: unit.notifyAccess.rawValue, accepted: unit.notifyAccepted,
+                                               rejected: unit.notifyRejected, malformed: unit.notifyMalformed)
         }
-        if !unit.fdStore.isEmpty { o.append(("fdStore", .int(Int64(unit.fdStore.count)))) }
-        if let e = unit.lastSetupError { o.append(("setupError", .string(e))) }
-        if !unit.diagnostics.isEmpty { o.append(("diagnostics", .array(unit.diagnostics.map { .string($0.description) }))) }
+        if !unit.fdStore.isEmpty { u.fdStore = unit.fdStore.count }
+        u.setupError = unit.lastSetupError
+        if !unit.diagnostics.isEmpty { u.diagnostics = unit.diagnostics.map(\.description) }
         if logLines > 0 {
             let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines)
-            o.append(("log", .array(records.map { .string(String(decoding: $0, as: UTF8.self)) })))
+            u.log = records.map { String(decoding: $0, as: UTF8.self) }
         }
-        return .object(o)
+        return u
     }
 
     /// `tend show`: systemctl's property names and values.

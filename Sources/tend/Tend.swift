@@ -190,14 +190,14 @@ struct Status: ParsableCommand {
         let list = reply.units
         let missing = reply.missing
         if output == .json {
-            out(JSON.array(list).serialized(pretty: true) + "\n")
+            out(JSON.array(list.map(\.json)).serialized(pretty: true) + "\n")
         } else {
             let now = Posix.realtimeMicroseconds
             out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
         }
         for m in missing { printError("Unit \(m) could not be found.") }
         if !missing.isEmpty { return ControlErrorCode.noSuchUnit.exitStatus }
-        if list.contains(where: { $0["active"]?.string != "active" && $0["active"]?.string != "reloading" }) { return 3 }
+        if list.contains(where: { !$0.isActive }) { return 3 }
         return 0
     }
 }
@@ -216,7 +216,7 @@ struct List: ParsableCommand {
         let list = try call(stateDir, .list(all: all), as: StatusReply.self).units
         if output == .json {
             // The reply's brief unit objects are the rows: unit, load, active, sub, description, mainPID.
-            out(JSON.array(list).serialized(pretty: true) + "\n")
+            out(JSON.array(list.map(\.json)).serialized(pretty: true) + "\n")
             return
         }
         out(StatusText.table(list))

@@ -131,8 +131,28 @@ struct ControlProtocolTests {
 
     @Test func everyReplyRoundTrips() throws {
         try roundTrip(OKReply())
-        try roundTrip(StatusReply(units: [.object([("unit", .string("web.service")), ("active", .string("active"))])],
-                                  missing: ["nope.service"]))
+        var full = UnitInfo(unit: "web.service", load: "loaded", active: "failed", sub: "failed", description: "Web")
+        full.mainPID = 0
+        full.fragmentPath = "/u/web.service"
+        full.dropIns = ["/u/web.service.d/a.conf"]
+        full.enabled = "enabled"
+        full.result = "exit-code"
+        full.since = 1_796_191_458_036_902
+        full.controlPID = 0
+        full.nRestarts = 3
+        full.execMain = UnitInfo.ExecMain(pid: 41, code: "exited", status: 1, statusText: "code=exited, status=1/FAILURE")
+        full.processes = [UnitInfo.ProcessEntry(pid: 40, command: "ExecStartPre=/bin/check", code: "exited", status: 0,
+                                                text: "code=exited, status=0/SUCCESS")]
+        full.statusText = "Serving \"x\""
+        full.notify = UnitInfo.NotifyCounters(access: "main", accepted: 2, rejected: 1, malformed: 0)
+        full.diagnostics = ["/u/web.service:3: Restart=: invalid value"]
+        full.log = ["2026-11-22T02:50:01.123456Z out 41 hello"]
+        var brief = UnitInfo(unit: "a.target", load: "loaded", active: "active", sub: "active", description: "A")
+        brief.mainPID = 0
+        try roundTrip(StatusReply(units: [full, brief], missing: ["nope.service"]))
+        #expect(throws: ControlError.self) {
+            try StatusReply(reply: JSON.parse(#"{"ok":true,"units":[{"active":"active"}]}"#))
+        }
         try roundTrip(StatusReply(units: []))
         try roundTrip(ShowReply(units: [[UnitProperty("Id", "web.service"), UnitProperty("ExecStart", "/bin/a ; /bin/b")], []]))
         try roundTrip(CatReply(texts: ["# /u/web.service\n[Service]\nExecStart=/bin/true\n", ""]))
