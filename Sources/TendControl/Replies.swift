@@ -140,24 +140,26 @@ public struct IsEnabledReply: ControlReply {
     public init(fields j: JSON) throws(ControlError) { states = try Fields(json: j).strings(Wire.states) }
 }
 
-/// `dependencies`: one object per unit (fields documented in the protocol; TendFormat's `AnalyzeJSON` reads
-/// them), the manager's clock in seconds since start-up began, and the unit directories.
+/// `dependencies`: one `AnalyzeUnit` per unit, the manager's clock in seconds since start-up began, and the
+/// unit directories.
 public struct DependenciesReply: ControlReply {
-    public var units: [JSON]
+    public var units: [AnalyzeUnit]
     public var now: Double?
     public var unitPaths: [String]
-    public init(units: [JSON], now: Double?, unitPaths: [String]) {
+    public init(units: [AnalyzeUnit], now: Double?, unitPaths: [String]) {
         self.units = units
         self.now = now
         self.unitPaths = unitPaths
     }
     public var fields: [(String, JSON)] {
-        [(Wire.units, .array(units)), (Wire.now, now.map { .double($0) } ?? .null),
+        [(Wire.units, .array(units.map(\.json))), (Wire.now, now.map { .double($0) } ?? .null),
          (Wire.unitPaths, .array(unitPaths.map { .string($0) }))]
     }
     public init(fields j: JSON) throws(ControlError) {
         let f = Fields(json: j)
-        self.init(units: try f.objects(Wire.units), now: try f.double(Wire.now), unitPaths: try f.strings(Wire.unitPaths))
+        var units: [AnalyzeUnit] = []
+        for u in try f.objects(Wire.units) { units.append(try AnalyzeUnit(json: u)) }
+        self.init(units: units, now: try f.double(Wire.now), unitPaths: try f.strings(Wire.unitPaths))
     }
 }
 

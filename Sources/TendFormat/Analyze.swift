@@ -1,39 +1,5 @@
 import TendModel
 import TendControl
-/// One unit as `tend analyze` and `tend list-dependencies` see it: state, start times (seconds since the manager
-/// began starting units) and its dependencies.
-public struct AnalyzeUnit: Sendable {
-    public var name: String
-    public var activeState: String
-    public var subState: String
-    public var activating: Double?
-    public var active: Double?
-    public var failed: Double?
-    public var heldBy: String?
-    public var skippedBy: String?
-    public var edges: [DependencyKind: [String]]
-
-    public init(name: String, activeState: String, subState: String = "", activating: Double? = nil,
-                active: Double? = nil, failed: Double? = nil, heldBy: String? = nil, skippedBy: String? = nil,
-                edges: [DependencyKind: [String]] = [:]) {
-        self.name = name
-        self.activeState = activeState
-        self.subState = subState
-        self.activating = activating
-        self.active = active
-        self.failed = failed
-        self.heldBy = heldBy
-        self.skippedBy = skippedBy
-        self.edges = edges
-    }
-
-    /// How long it took from its start job to ready.
-    public var startDuration: Double? {
-        guard let a = activating, let b = active, b >= a else { return nil }
-        return b - a
-    }
-}
-
 /// Text, SVG and Graphviz renderings for `tend analyze` and `tend list-dependencies` (after systemd-analyze(1) and
 /// systemctl(1)). Pure string building.
 public enum Analyze {
@@ -335,21 +301,3 @@ public enum Analyze {
         return out
     }
 }
-
-/// The client side: `dependencies` replies back into `AnalyzeUnit`s.
-public enum AnalyzeJSON {
-    public static func units(_ reply: JSON) -> [AnalyzeUnit] {
-        (reply["units"]?.array ?? []).map { u in
-            var edges: [DependencyKind: [String]] = [:]
-            for kind in DependencyKind.allCases {
-                if let list = u["edges"]?[kind.rawValue]?.stringArray { edges[kind] = list }
-            }
-            return AnalyzeUnit(
-                name: u["unit"]?.string ?? "?", activeState: u["active"]?.string ?? "inactive",
-                subState: u["sub"]?.string ?? "", activating: u["activating"]?.number,
-                active: u["activeEnter"]?.number, failed: u["failed"]?.number, heldBy: u["heldBy"]?.string,
-                skippedBy: u["skippedBy"]?.string, edges: edges)
-        }
-    }
-}
-

@@ -43,37 +43,28 @@ public enum DependencyRequests {
     public static func dependencies(_ manager: Manager) -> DependenciesReply {
         let graph = manager.jobs.graph
         let origin = manager.jobs.bootTime
-        func seconds(_ t: MonotonicInstant?) -> JSON {
-            guard let t else { return .null }
-            return .double(Double(Int64(t.ns) - Int64(origin.ns)) / 1e9)
+        func seconds(_ t: MonotonicInstant?) -> Double? {
+            t.map { Double(Int64($0.ns) - Int64(origin.ns)) / 1e9 }
         }
-        var out: [JSON] = []
-        let now = Posix.monotonicNow
+        var out: [AnalyzeUnit] = []
         for u in manager.sortedUnits {
             let name = u.name.description
             let timing = manager.jobs.timings[name]
-            let node = graph.node(name)
-            var edges: [(String, JSON)] = []
+            var edges: [DependencyKind: [String]] = [:]
             for kind in DependencyKind.allCases {
                 let list = graph.targets(of: name, kind)
-                if !list.isEmpty { edges.append((kind.rawValue, .array(list.map { .string($0) }))) }
+                if !list.isEmpty { edges[kind] = list }
             }
-            var o: [(String, JSON)] = [
-                ("unit", .string(name)), ("active", .string(u.activeState.rawValue)), ("sub", .string(u.subState)),
-                ("description", .string(u.config?.description ?? name)),
-                ("activating", seconds(timing?.activating)), ("activeEnter", seconds(timing?.active)),
-                ("failed", seconds(timing?.failed)), ("heldBy", timing?.heldBy.map { .string($0) } ?? .null),
-                ("jobResult", timing?.lastResult.map { .string($0.rawValue) } ?? .null),
-                ("skippedBy", timing?.skippedBy.map { .string($0) } ?? .null),
-                ("edges", .object(edges)),
-            ]
-            if let j = manager.jobs.job(for: name) {
-                o.append(("job", .string(j.kind.rawValue + (j.running ? " running" : " waiting"))))
-            }
-            _ = node
-            out.append(.object(o))
+            var a = AnalyzeUnit(name: name, activeState: u.activeState.rawValue, subState: u.subState,
+                                activating: seconds(timing?.activating), active: seconds(timing?.active),
+                                failed: seconds(timing?.failed), heldBy: timing?.heldBy, skippedBy: timing?.skippedBy,
+                                edges: edges)
+            a.description = u.config?.description ?? name
+            a.jobResult = timing?.lastResult?.rawValue
+            if let j = manager.jobs.job(for: name) { a.job = j.kind.rawValue + (j.running ? " running" : " waiting") }
+            out.append(a)
         }
-        return DependenciesReply(units: out, now: seconds(now).number, unitPaths: manager.options.unitPaths)
+        return DependenciesReply(units: out, now: seconds(manager.system.monotonicNow), unitPaths: manager.options.unitPaths)
     }
 }
 

@@ -125,7 +125,7 @@ struct IsEnabled: ParsableCommand {
 
 func dependencyData(_ stateDir: String?) throws -> (units: [AnalyzeUnit], reply: DependenciesReply) {
     let reply: DependenciesReply = try call(stateDir, .dependencies)
-    return (AnalyzeJSON.units(reply.json), reply)
+    return (reply.units, reply)
 }
 
 func unitName(_ raw: String) -> String { UnitName(parsing: raw)?.description ?? raw }

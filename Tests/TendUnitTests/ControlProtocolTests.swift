@@ -162,7 +162,13 @@ struct ControlProtocolTests {
                                    notes: ["db.service has no [Install] section."], unitDir: "/u"))
         try roundTrip(InstallReply(changes: []))
         try roundTrip(IsEnabledReply(states: ["enabled", "static", "not-found"]))
-        try roundTrip(DependenciesReply(units: [.object([("unit", .string("a.service")), ("edges", .object([]))])],
+        var timeline = AnalyzeUnit(name: "a.service", activeState: "active", subState: "running", activating: 0.25,
+                                   active: 0.5, heldBy: "db.service", edges: [.requires: ["db.service"], .after: ["db.service"]])
+        timeline.description = "A"
+        timeline.jobResult = "done"
+        var idle = AnalyzeUnit(name: "b.target", activeState: "inactive")
+        idle.description = "B"
+        try roundTrip(DependenciesReply(units: [timeline, idle],
                                         now: 1.25, unitPaths: ["/u"]))
         try roundTrip(DependenciesReply(units: [], now: nil, unitPaths: []))
         try roundTrip(PingReply(pid: 42, logDir: "/var/log/tend", subscribers: 3, rejected: 2))
