@@ -50,35 +50,26 @@ public struct UnitInfo: Equatable, Sendable {
     /// The last log records, as stored (`LogFormat`).
     public var log: [String]?
 
+    /// The last main process: its pid, how it ended (`exited`, `killed`, `dumped`), the status or signal
+    /// number, and systemctl's wording (`code=exited, status=1/FAILURE`).
     public struct ExecMain: Equatable, Sendable {
-        public var pid: Int32
-        /// exited, killed or dumped.
-        public var code: String
-        public var status: Int32
-        /// `code=exited, status=1/FAILURE`.
-        public var statusText: String
+        public var pid: Int32, code: String, status: Int32, statusText: String
         public init(pid: Int32, code: String, status: Int32, statusText: String) {
             (self.pid, self.code, self.status, self.statusText) = (pid, code, status, statusText)
         }
     }
 
+    /// A process of the current run that ended: its pid, what it ran (`ExecStartPre=/bin/check`), how it ended.
     public struct ProcessEntry: Equatable, Sendable {
-        public var pid: Int32
-        /// `ExecStartPre=/bin/check`.
-        public var command: String
-        public var code: String
-        public var status: Int32
-        public var text: String
+        public var pid: Int32, command: String, code: String, status: Int32, text: String
         public init(pid: Int32, command: String, code: String, status: Int32, text: String) {
             (self.pid, self.command, self.code, self.status, self.text) = (pid, command, code, status, text)
         }
     }
 
+    /// sd_notify: the NotifyAccess= in force and the datagrams accepted, refused and malformed.
     public struct NotifyCounters: Equatable, Sendable {
-        public var access: String
-        public var accepted: Int
-        public var rejected: Int
-        public var malformed: Int
+        public var access: String, accepted: Int, rejected: Int, malformed: Int
         public init(access: String, accepted: Int, rejected: Int, malformed: Int) {
             (self.access, self.accepted, self.rejected, self.malformed) = (access, accepted, rejected, malformed)
         }
@@ -93,54 +84,50 @@ public struct UnitInfo: Equatable, Sendable {
 
     // MARK: Codec
 
+    /// The plain optional fields, each named once for both directions of the codec.
+    private static let strings: [(String, WritableKeyPath<UnitInfo, String?> & Sendable)] = [
+        ("fragmentPath", \.fragmentPath), ("enabled", \.enabled), ("result", \.result), ("mainComm", \.mainComm),
+        ("controlCommand", \.controlCommand), ("type", \.type), ("restart", \.restart), ("jobResult", \.jobResult),
+        ("job", \.job), ("skippedBy", \.skippedBy), ("statusText", \.statusText), ("statusBusError", \.statusBusError),
+        ("setupError", \.setupError),
+    ]
+    private static let times: [(String, WritableKeyPath<UnitInfo, Int64?> & Sendable)] = [
+        ("since", \.since), ("activeEnterTimestamp", \.activeEnterTimestamp),
+        ("inactiveEnterTimestamp", \.inactiveEnterTimestamp),
+    ]
+    private static let int32s: [(String, WritableKeyPath<UnitInfo, Int32?> & Sendable)] = [
+        ("mainPID", \.mainPID), ("controlPID", \.controlPID), ("statusErrno", \.statusErrno),
+        ("statusExitStatus", \.statusExitStatus),
+    ]
+    private static let counts: [(String, WritableKeyPath<UnitInfo, Int?> & Sendable)] = [("nRestarts", \.nRestarts), ("fdStore", \.fdStore)]
+    private static let lists: [(String, WritableKeyPath<UnitInfo, [String]?> & Sendable)] = [
+        ("dropIns", \.dropIns), ("diagnostics", \.diagnostics), ("log", \.log),
+    ]
+
     public var json: JSON {
         var o: [(String, JSON)] = [
             ("unit", .string(unit)), ("load", .string(load)), ("active", .string(active)), ("sub", .string(sub)),
             ("description", .string(description)),
         ]
-        func add(_ key: String, _ value: JSON?) { if let value { o.append((key, value)) } }
-        func str(_ s: String?) -> JSON? { s.map { .string($0) } }
-        func int<I: BinaryInteger>(_ i: I?) -> JSON? { i.map { .int(Int64($0)) } }
-        func strs(_ a: [String]?) -> JSON? { a.map { .array($0.map { .string($0) }) } }
-        add("mainPID", int(mainPID))
-        add("fragmentPath", str(fragmentPath))
-        add("dropIns", strs(dropIns))
-        add("enabled", str(enabled))
-        add("result", str(result))
-        add("since", int(since))
-        add("activeEnterTimestamp", int(activeEnterTimestamp))
-        add("inactiveEnterTimestamp", int(inactiveEnterTimestamp))
-        add("mainComm", str(mainComm))
-        add("controlPID", int(controlPID))
-        add("controlCommand", str(controlCommand))
-        add("nRestarts", int(nRestarts))
+        for (key, path) in Self.strings { if let v = self[keyPath: path] { o.append((key, .string(v))) } }
+        for (key, path) in Self.times { if let v = self[keyPath: path] { o.append((key, .int(v))) } }
+        for (key, path) in Self.int32s { if let v = self[keyPath: path] { o.append((key, .int(Int64(v)))) } }
+        for (key, path) in Self.counts { if let v = self[keyPath: path] { o.append((key, .int(Int64(v)))) } }
+        for (key, path) in Self.lists { if let v = self[keyPath: path] { o.append((key, .array(v.map { .string($0) }))) } }
         if let e = execMain {
             o += [("execMainPID", .int(Int64(e.pid))), ("execMainCode", .string(e.code)),
                   ("execMainStatus", .int(Int64(e.status))), ("execMainStatusText", .string(e.statusText))]
         }
-        add("processes", processes.map { list in
-            .array(list.map { p in
+        if let processes {
+            o.append(("processes", .array(processes.map { p in
                 .object([("pid", .int(Int64(p.pid))), ("command", .string(p.command)), ("code", .string(p.code)),
                          ("status", .int(Int64(p.status))), ("text", .string(p.text))])
-            })
-        })
-        add("type", str(type))
-        add("restart", str(restart))
-        add("jobResult", str(jobResult))
-        add("job", str(job))
-        add("skippedBy", str(skippedBy))
-        add("statusText", str(statusText))
-        add("statusErrno", int(statusErrno))
-        add("statusBusError", str(statusBusError))
-        add("statusExitStatus", int(statusExitStatus))
-        add("notify", notify.map { n in
-            .object([("access", .string(n.access)), ("accepted", .int(Int64(n.accepted))),
-                     ("rejected", .int(Int64(n.rejected))), ("malformed", .int(Int64(n.malformed)))])
-        })
-        add("fdStore", int(fdStore))
-        add("setupError", str(setupError))
-        add("diagnostics", strs(diagnostics))
-        add("log", strs(log))
+            })))
+        }
+        if let n = notify {
+            o.append(("notify", .object([("access", .string(n.access)), ("accepted", .int(Int64(n.accepted))),
+                                         ("rejected", .int(Int64(n.rejected))), ("malformed", .int(Int64(n.malformed)))])))
+        }
         return .object(o)
     }
 
@@ -150,18 +137,11 @@ public struct UnitInfo: Equatable, Sendable {
         guard let unit = try f.string("unit") else { throw ControlError.malformed("a unit object without \"unit\"") }
         self.init(unit: unit, load: try f.string("load") ?? "loaded", active: try f.string("active") ?? "inactive",
                   sub: try f.string("sub") ?? "dead", description: try f.string("description") ?? unit)
-        mainPID = try int32("mainPID")
-        fragmentPath = try f.string("fragmentPath")
-        dropIns = json["dropIns"] == nil ? nil : try f.strings("dropIns")
-        enabled = try f.string("enabled")
-        result = try f.string("result")
-        since = try f.int("since")
-        activeEnterTimestamp = try f.int("activeEnterTimestamp")
-        inactiveEnterTimestamp = try f.int("inactiveEnterTimestamp")
-        mainComm = try f.string("mainComm")
-        controlPID = try int32("controlPID")
-        controlCommand = try f.string("controlCommand")
-        nRestarts = try f.int("nRestarts").map { Int(clamping: $0) }
+        for (key, path) in Self.strings { self[keyPath: path] = try f.string(key) }
+        for (key, path) in Self.times { self[keyPath: path] = try f.int(key) }
+        for (key, path) in Self.int32s { self[keyPath: path] = try int32(key) }
+        for (key, path) in Self.counts { self[keyPath: path] = try f.int(key).map { Int(clamping: $0) } }
+        for (key, path) in Self.lists where json[key] != nil { self[keyPath: path] = try f.strings(key) }
         if let pid = try int32("execMainPID") {
             execMain = ExecMain(pid: pid, code: try f.string("execMainCode") ?? "", status: try int32("execMainStatus") ?? 0,
                                 statusText: try f.string("execMainStatusText") ?? "")
@@ -176,24 +156,11 @@ public struct UnitInfo: Equatable, Sendable {
             }
             processes = list
         }
-        type = try f.string("type")
-        restart = try f.string("restart")
-        jobResult = try f.string("jobResult")
-        job = try f.string("job")
-        skippedBy = try f.string("skippedBy")
-        statusText = try f.string("statusText")
-        statusErrno = try int32("statusErrno")
-        statusBusError = try f.string("statusBusError")
-        statusExitStatus = try int32("statusExitStatus")
         if let n = json["notify"], n != .null {
             let g = Fields(json: n)
             notify = NotifyCounters(access: try g.string("access") ?? "none", accepted: Int(clamping: try g.int("accepted") ?? 0),
                                     rejected: Int(clamping: try g.int("rejected") ?? 0),
                                     malformed: Int(clamping: try g.int("malformed") ?? 0))
         }
-        fdStore = try f.int("fdStore").map { Int(clamping: $0) }
-        setupError = try f.string("setupError")
-        diagnostics = json["diagnostics"] == nil ? nil : try f.strings("diagnostics")
-        log = json["log"] == nil ? nil : try f.strings("log")
     }
 }
