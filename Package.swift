@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "tend",
             dependencies: [
-                "TendModel", "TendSystem", "TendEngine", "TendControl", "TendFormat", "CTend", "SDNotify",
+                "TendModel", "TendSystem", "TendEngine", "TendControl", "TendFormat", "SDNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -26,7 +26,7 @@ public enum UnitStatusJSON {
             u.activeEnterTimestamp = m.activeEnterTimestamp.map { Int64(clock.realtime($0)) }
             u.inactiveEnterTimestamp = m.inactiveEnterTimestamp.map { Int64(clock.realtime($0)) }
             u.mainPID = m.mainPID ?? 0
-            if let p = m.mainPID { u.mainComm = ProcessTable.comm(p) ?? "" }
+            if let p = m.mainPID { u.mainComm = manager.system.processInfo(p)?.comm ?? "" }
             u.controlPID = m.controlPID ?? 0
             if let c = m.controlCommand { u.controlCommand = "\(c.kind.rawValue)=\(c.command.commandLine)" }
             u.nRestarts = m.restartCount

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CTend
 import SDNotify
 import Glibc
 import TendControl
