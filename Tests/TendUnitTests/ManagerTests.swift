@@ -123,6 +123,26 @@ import TendTestSupport
         for pid in before { #expect(f.system.processes[pid] == nil, "every old process is gone") }
     }
 
+    /// systemd's job_install: a restart requested while the start job runs is merged into it and run again;
+    /// both clients hear of the one job's end, and the cancelled start inside the machine fails neither.
+    @Test func aRestartWhileStartingMergesWithTheRunningStart() throws {
+        let f = try FakeManager(units: ["db.service": "[Service]\nType=notify\nExecStart=/usr/bin/db\n"])
+        let start = f.job(.start, "db")
+        #expect(!start.finished && f.sub("db") == "start")
+        let first = try #require(f.system.running("/usr/bin/db").first)
+        let restart = f.job(.restart, "db")
+        #expect(f.system.signals(of: first.pid).first == SIGTERM)
+        let second = try #require(f.system.running("/usr/bin/db").first)
+        #expect(second.pid != first.pid)
+        #expect(!start.finished && !restart.finished)
+        f.system.notify(try #require(f.unit("db")?.notifyPath), "READY=1", from: second.pid)
+        #expect(start.finished && start.ok)
+        #expect(restart.finished && restart.ok)
+        #expect(f.sub("db") == "running")
+        #expect(f.events.filter { if case .jobFinished("db.service", _, _) = $0 { true } else { false } }
+            == [.jobFinished(unit: "db.service", job: "restart", result: .done)])
+    }
+
     @Test func shutdownStopsEverythingInReverseOrder() throws {
         let f = try FakeManager(units: [
             "db.service": "[Service]\nExecStart=/usr/bin/db\n",

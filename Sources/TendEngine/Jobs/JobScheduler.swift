@@ -166,8 +166,8 @@ public final class JobScheduler {
             t = try Transaction.build(g, anchor: anchor, kind: kind, state: { self.host.units[$0]?.activeState ?? .inactive },
                                       existing: existing)
         } catch {
-            host.report(.error, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
-            completion?(.failed, "Failed to \(kind == .stop ? "stop" : "start") \(anchor): \(error)")
+            host.report(.error, "Failed to \(kind.verb) \(anchor): \(error)")
+            completion?(.failed, "Failed to \(kind.verb) \(anchor): \(error)")
             return
         }
         queue(t, kind: kind, completion: completion)
@@ -211,14 +211,20 @@ public final class JobScheduler {
         rescanNeighbours(of: unit)
         if let old = jobs[unit] {
             if old.kind == kind || (old.kind == .start && kind == .verifyActive) { return old }
-            if !old.running, let merged = JobKind.merged(old.kind, kind) {
-                // One waiting job does both (systemd merges jobs the same way); its clients stay attached.
+            if old.running && old.kind.startsUnit && (kind == .start || kind == .verifyActive) { return old }
+            if let merged = JobKind.merged(old.kind, kind) {
+                // One job does both, and its clients stay attached (systemd's job_install): a waiting job just
+                // changes kind; a running one is merged and run again (a start that is running becomes a
+                // restart that runs once it may).
                 old.kind = merged
+                if old.running {
+                    old.running = false
+                    old.scanFrom = 0
+                }
                 dirty.insert(unit)
                 return old
             }
-            if old.running && old.kind.startsUnit && (kind == .start || kind == .verifyActive) { return old }
-            // Otherwise the new job replaces the old one; the old job's clients learn it was canceled.
+            // A conflicting job (a stop against a start) replaces the old one, whose clients learn it was canceled.
             jobs[unit] = nil
             for other in graph.orderingNeighbours(unit) where jobs[other] != nil { dirty.insert(other) }
             dirty.formUnion(waitingOn.removeValue(forKey: unit) ?? [])
@@ -477,7 +483,7 @@ public final class JobScheduler {
     /// A machine finished a job (`.jobFinished` effect). Called inside a dispatch: handled after it.
     func machineJobFinished(_ unit: Unit, _ type: JobType, _ ok: Bool) {
         let name = unit.name.description
-        if !ok, let job = jobs[name], job.running, job.kind != .stop, job.kind != .verifyActive {
+        if !ok, let job = jobs[name], job.running, job.kind != .stop, Self.ends(job.kind, type) {
             job.failureText = host.failureMessage(unit, job.kind == .reload ? .reload : type)
         }
         pendingFinished.append((name, type, ok))
@@ -485,13 +491,20 @@ public final class JobScheduler {
     }
 
     private func machineFinished(_ name: String, _ type: JobType, _ ok: Bool) {
-        guard let job = jobs[name], job.running else { return }
-        switch (job.kind, type) {
-        case (.start, .start), (.start, .restart), (.restart, .start), (.restart, .restart), (.tryRestart, .start),
-            (.tryRestart, .restart), (.reload, .reload):
-            finish(job, ok ? .done : .failed)
-        case (.stop, .stop): finish(job, .done)
-        default: break
+        guard let job = jobs[name], job.running, Self.ends(job.kind, type) else { return }
+        finish(job, ok || job.kind == .stop ? .done : .failed)
+    }
+
+    /// Whether the machine finishing a job of `type` ends a running job of `kind`. A restart job ends with the
+    /// machine's restart only: the `.start` it may report first is the start the restart replaced. A start job
+    /// ends with a restart in flight too (the machine merged them).
+    static func ends(_ kind: JobKind, _ type: JobType) -> Bool {
+        switch (kind, type) {
+        case (.start, .start), (.start, .restart), (.restart, .restart), (.tryRestart, .restart), (.reload, .reload),
+            (.stop, .stop):
+            return true
+        default:
+            return false
         }
     }
 
@@ -554,6 +567,9 @@ public final class JobScheduler {
 }
 
 extension JobKind {
+    /// systemctl's verb for the job, in messages (`Failed to restart db.service: …`).
+    var verb: String { self == .verifyActive ? "start" : rawValue }
+
     /// The request the unit's state machine gets for a job of this kind, and finishes with `.jobFinished`.
     var machineJob: JobType {
         switch self {
