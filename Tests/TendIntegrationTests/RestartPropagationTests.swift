@@ -64,6 +64,11 @@ struct RestartPropagationTests {
         #expect(r.status == 1)
         #expect(r.stderr.contains("bad.service"))
         #expect(h.sub("bad") == "running")
+        // Reloading a unit that isn't running fails with systemctl's words and exit status 1.
+        #expect(h.tend("stop", "web").status == 0)
+        let idle = h.tend("reload", "web")
+        #expect(idle.status == 1)
+        #expect(idle.stderr.contains("Unit web.service is not active."))
     }
 
     @Test func restartingAUnitRestartsTheRunningUnitsThatArePartOfIt() {

@@ -423,13 +423,18 @@ public final class JobScheduler {
                 finish(job, .done)  // try-restart leaves a unit that isn't running alone
                 return
             }
+            if job.kind == .reload && down {
+                job.failureText = "Failed to reload \(job.unit): Unit \(job.unit) is not active."
+                finish(job, .failed)
+                return
+            }
             if unit.targetState != nil {
                 // A target has no processes: restarting it reaches it again, reloading it does nothing.
                 if job.kind != .reload {
                     unit.setTargetState(.active)
                     host.publishState(unit)
                 }
-                finish(job, down && job.kind == .reload ? .failed : .done)
+                finish(job, .done)
                 return
             }
             guard unit.loadState == .loaded, unit.machine != nil else {
