@@ -34,11 +34,9 @@ public final class Manager {
     let observers = EngineObservers()
     /// Called once shutdown is complete (all units inactive).
     public var onShutdownComplete: (() -> Void)?
-    /// The manager's own event log (stderr, by default).
-    public var logHandler: (LogLevel, String) -> Void = { level, message in
-        let line = "tend[\(getpid())]: \(level == .info || level == .debug ? "" : level.rawValue + ": ")\(message)\n"
-        _ = try? Posix.write(2, Array(line.utf8))
-    }
+    /// Where the manager's own messages go besides its log (`LOG_DIR/tend/`): nowhere by default; `tendd` sends
+    /// them to stderr through swift-log. The engine itself prints nothing.
+    public var logHandler: (LogLevel, String) -> Void = { _, _ in }
     /// The read buffer every log sink shares.
     private let logScratch = ScratchBuffer(size: 65536)
     /// The log store's writer thread, and the manager's own log (`LOG_DIR/tend/`).
@@ -75,7 +73,7 @@ public final class Manager {
         notify.report = { [unowned self] level, message in self.report(level, message) }
     }
 
-    /// The manager's messages: into its own log and to `logHandler` (stderr).
+    /// The manager's messages: into its own log and to `logHandler`.
     public func report(_ level: LogLevel, _ message: String) {
         managerLog.note(level == .info || level == .debug ? message : "\(level.rawValue): \(message)")
         logHandler(level, message)
