@@ -152,8 +152,8 @@ public final class Manager {
     private func checkShutdownComplete() {
         guard shuttingDown else { return }
         let busy = units.values.contains { u in
-            guard let m = u.machine else { return false }
-            return m.activeState != .inactive && m.activeState != .failed
+            guard let s = u.service else { return false }
+            return s.machine.activeState != .inactive && s.machine.activeState != .failed
         }
         if !busy {
             report(.info, "All units stopped.")
@@ -288,23 +288,20 @@ public final class Manager {
 
     /// Feeds an event to a unit's machine and carries out the effects, with the events they produce.
     func dispatch(_ unit: Unit, _ first: ServiceEvent) {
-        guard unit.isService else { return }
+        guard let service = unit.service else { return }
         var queue: [ServiceEvent] = [first]
         var index = 0
         while index < queue.count {
             let event = queue[index]
             index += 1
-            let now = system.monotonicNow
-            guard let (before, effects, after) = unit.withMachine({ m -> (ServiceState, [ServiceEffect], ServiceState) in
-                let before = m.state
-                let effects = m.handle(event, now: now)
-                return (before, effects, m.state)
-            }) else { return }
+            let before = service.machine.state
+            let effects = service.machine.handle(event, now: system.monotonicNow)
+            let after = service.machine.state
             for fx in effects { perform(unit, fx, queue: &queue) }
             if before != after { stateChanged(unit, from: before, to: after) }
             if index == queue.count, let extra = tracker.checkProcessesGone(unit) { queue.append(extra) }
         }
-        if let m = unit.machine, m.state == .dead || m.state == .failed, !unit.fdStore.isEmpty {
+        if service.machine.state == .dead || service.machine.state == .failed, !unit.fdStore.isEmpty {
             notify.emptyStore(unit)
         }
         checkShutdownComplete()
@@ -338,7 +335,7 @@ public final class Manager {
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)
-        if let m = unit.machine, let main = m.mainPID { unit.log?.currentPID = main }
+        if let main = unit.service?.machine.mainPID { unit.log?.currentPID = main }
     }
 
     // MARK: - Processes
@@ -403,7 +400,7 @@ public final class Manager {
     func publishState(_ unit: Unit) {
         guard !observers.isEmpty else { return }
         observers.publish(.unitChanged(unit: unit.name.description, activeState: unit.activeState,
-                                       subState: unit.subState, result: unit.machine?.result.rawValue ?? "success"))
+                                       subState: unit.subState, result: unit.service?.machine.result.rawValue ?? "success"))
     }
 
     // MARK: - Queries

@@ -85,7 +85,7 @@ final class NotifyReceiver {
             return
         }
         count(unit, malformed: false)
-        guard let m = unit.machine else { return }
+        guard let service = unit.service else { return }
 
         if let s = msg.status { unit.statusText = s }
         if let e = msg.errno { unit.statusErrno = e }
@@ -94,10 +94,11 @@ final class NotifyReceiver {
         if let a = msg.notifyAccess { unit.notifyAccessOverride = a }
 
         var events: [NotifyEvent] = []
-        if let newMain = msg.mainPID, newMain != m.mainPID {
+        let mainPID = service.machine.mainPID
+        if let newMain = msg.mainPID, newMain != mainPID {
             // Only a process of the service may become its main process (root may name any).
             if (d.uid == 0 || tracker.belongs(unit, pid: newMain)) && system.processInfo(newMain) != nil {
-                tracker.switchMain(unit, from: m.mainPID, to: newMain)
+                tracker.switchMain(unit, from: mainPID, to: newMain)
                 events.append(.mainPID(newMain))
             } else {
                 report(.warning, "\(unit.name): New main PID \(newMain) does not belong to the service, ignoring.")
@@ -117,7 +118,7 @@ final class NotifyReceiver {
             unit.fdStore.removeAll { $0.name == name }
         }
         if msg.fdStore {
-            let max = m.config.fileDescriptorStoreMax
+            let max = service.machine.config.fileDescriptorStoreMax
             for fd in fds where unit.fdStore.count < max {
                 unit.fdStore.append((fd, msg.fdName ?? "stored"))
                 kept.insert(fd)
@@ -143,11 +144,11 @@ final class NotifyReceiver {
 
     /// NotifyAccess=: main (the main process), exec (main or control), all (any process of the service).
     private func allowed(_ unit: Unit, pid: Int32) -> Bool {
-        guard pid > 0, let m = unit.machine else { return false }
+        guard pid > 0, let s = unit.service else { return false }
         switch unit.notifyAccess {
         case .none: return false
-        case .main: return pid == m.mainPID
-        case .exec: return pid == m.mainPID || pid == m.controlPID
+        case .main: return pid == s.machine.mainPID
+        case .exec: return pid == s.machine.mainPID || pid == s.machine.controlPID
         case .all: return tracker.belongs(unit, pid: pid)
         }
     }

@@ -44,22 +44,23 @@ final class ProcessTracker {
     /// Sends a signal as the machine asked. The main and control processes get it through their pidfd; `.all`
     /// reaches every process of the unit's sessions (its process groups and their members).
     func signal(_ unit: Unit, _ target: KillTarget, _ sig: Int32) {
-        guard let m = unit.machine else { return }
+        guard let s = unit.service else { return }
+        let (mainPID, controlPID) = (s.machine.mainPID, s.machine.controlPID)
         func send(_ pid: Int32) {
             if let fd = unit.pidfds[pid] { system.signal(pidfd: fd, sig) } else { system.signal(pid: pid, sig) }
         }
         switch target {
         case .main:
-            if let p = m.mainPID { send(p) }
+            if let p = mainPID { send(p) }
         case .control:
-            if let p = m.controlPID { send(p) }
+            if let p = controlPID { send(p) }
         case .all:
             // Look before signalling: a main process that dies at once would have its children in transit to
             // the manager (reparenting) while the process tree is walked, and they could be missed.
             let members = processes(of: unit)
-            if let p = m.mainPID { send(p) }
-            if let p = m.controlPID { send(p) }
-            for proc in members where proc.pid != m.mainPID && proc.pid != m.controlPID {
+            if let p = mainPID { send(p) }
+            if let p = controlPID { send(p) }
+            for proc in members where proc.pid != mainPID && proc.pid != controlPID {
                 system.signal(pid: proc.pid, sig)
             }
             if sig != SIGCONT && sig != SIGHUP { unit.lastKillSignal = sig }
@@ -87,10 +88,11 @@ final class ProcessTracker {
     /// Whether a process is one of the service's: its main or control process, in one of its sessions, or a
     /// descendant of either.
     func belongs(_ unit: Unit, pid: Int32) -> Bool {
-        guard let m = unit.machine else { return false }
+        guard let s = unit.service else { return false }
+        let (mainPID, controlPID) = (s.machine.mainPID, s.machine.controlPID)
         var current = pid
         for _ in 0..<64 {
-            if current == m.mainPID || current == m.controlPID { return true }
+            if current == mainPID || current == controlPID { return true }
             guard let info = system.processInfo(current) else { return false }
             if unit.sessions.contains(info.session) { return true }
             if info.ppid <= 1 || info.ppid == system.managerPID { return false }
@@ -124,9 +126,9 @@ final class ProcessTracker {
     /// In a kill state: `.allProcessesGone` if nothing of the awaited scope is left; otherwise make sure each
     /// remaining process is watched (a pidfd turns readable when it exits) so its end triggers another check.
     func checkProcessesGone(_ unit: Unit) -> ServiceEvent? {
-        guard let m = unit.machine, let scope = m.awaitedProcesses else { return nil }
+        guard let s = unit.service, let scope = s.machine.awaitedProcesses else { return nil }
         if scope != .all {
-            return m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
+            return s.machine.mainPID == nil && s.machine.controlPID == nil ? .allProcessesGone : nil
         }
         var alive = 0
         for p in processes(of: unit) {
@@ -161,11 +163,11 @@ final class ProcessTracker {
                 system.close(fd)
             }
         }
-        return alive == 0 && m.mainPID == nil && m.controlPID == nil ? .allProcessesGone : nil
+        return alive == 0 && s.machine.mainPID == nil && s.machine.controlPID == nil ? .allProcessesGone : nil
     }
 
     private func recheck(_ unit: Unit) {
-        guard unit.machine?.awaitedProcesses != nil else { return }
+        guard unit.service?.machine.awaitedProcesses != nil else { return }
         if let e = checkProcessesGone(unit) { onEvent(unit, e) }
     }
 

@@ -15,14 +15,32 @@ public enum TargetState: String, Sendable {
 }
 
 /// What a unit is. Each kind carries its own state; new kinds (service directories, timers, sockets) are new
-/// cases, and every `switch` over this enum is a place that must learn about them.
-public enum UnitKind: Sendable {
+/// cases, and every `switch` over this enum is a place that must learn about them. The payloads are classes, so
+/// the state is mutated in place and reading a field (`service.machine.mainPID`) copies nothing: the notify
+/// and reaping paths read units hundreds of thousands of times a second.
+public enum UnitKind {
     /// A `.service`: its pure state machine (which holds its configuration).
-    case service(ServiceMachine)
+    case service(ServiceUnit)
     /// A `.target`: reached or not, and its configuration (dependencies only).
-    case target(ServiceConfig, TargetState)
+    case target(TargetUnit)
     /// A unit whose file was not found or did not load: nothing to run, only diagnostics.
     case unloaded
+}
+
+/// A service's state: its machine.
+public final class ServiceUnit {
+    public internal(set) var machine: ServiceMachine
+    init(_ machine: ServiceMachine) { self.machine = machine }
+}
+
+/// A target's state: its configuration and whether it is reached.
+public final class TargetUnit {
+    public internal(set) var config: ServiceConfig
+    public internal(set) var state: TargetState
+    init(_ config: ServiceConfig, _ state: TargetState) {
+        self.config = config
+        self.state = state
+    }
 }
 
 /// One unit known to the manager: its kind and state, and the runtime's bookkeeping around it (processes,
@@ -89,65 +107,66 @@ public final class Unit {
         }
         loadState = .loaded
         switch kind {
-        case .target(_, let state): kind = .target(config, state)
-        case .service:
-            withMachine { $0.updateConfig(config) }
+        case .target(let t): t.config = config
+        case .service(let s): s.machine.updateConfig(config)
         case .unloaded:
-            kind = name.suffix == "target" ? .target(config, .inactive) : .service(ServiceMachine(config: config, now: now))
+            kind = name.suffix == "target"
+                ? .target(TargetUnit(config, .inactive)) : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
         }
     }
 
-    /// The service's state machine, if the unit is a service.
-    public var machine: ServiceMachine? {
-        if case .service(let m) = kind { return m }
+    /// The service's state, if the unit is a service: read fields through it (`service.machine.mainPID`).
+    public var service: ServiceUnit? {
+        if case .service(let s) = kind { return s }
         return nil
     }
 
+    /// A copy of the service's state machine, if the unit is a service.
+    public var machine: ServiceMachine? { service?.machine }
+
     /// The target's state, if the unit is a target.
     public var targetState: TargetState? {
-        if case .target(_, let state) = kind { return state }
+        if case .target(let t) = kind { return t.state }
         return nil
     }
 
     var isTarget: Bool { targetState != nil }
-    var isService: Bool { machine != nil }
+    var isService: Bool { service != nil }
 
     func setTargetState(_ state: TargetState) {
-        if case .target(let c, _) = kind { kind = .target(c, state) }
-    }
-
-    /// Mutates the machine in place (the enum's payload is moved out first, so nothing is copied).
-    @discardableResult
-    func withMachine<R>(_ body: (inout ServiceMachine) -> R) -> R? {
-        guard case .service(var m) = kind else { return nil }
-        kind = .unloaded
-        defer { kind = .service(m) }
-        return body(&m)
+        if case .target(let t) = kind { t.state = state }
     }
 
     public var config: ServiceConfig? {
         switch kind {
-        case .service(let m): return m.config
-        case .target(let c, _): return c
+        case .service(let s): return s.machine.config
+        case .target(let t): return t.config
         case .unloaded: return nil
         }
     }
 
     public var activeState: ActiveState {
         switch kind {
-        case .service(let m): return m.activeState
-        case .target(_, let state): return state == .active ? .active : .inactive
+        case .service(let s): return s.machine.activeState
+        case .target(let t): return t.state == .active ? .active : .inactive
         case .unloaded: return .inactive
         }
     }
 
     public var subState: String {
         switch kind {
-        case .service(let m): return m.state.rawValue
-        case .target(_, let state): return state == .active ? "active" : "dead"
+        case .service(let s): return s.machine.state.rawValue
+        case .target(let t): return t.state == .active ? "active" : "dead"
         case .unloaded: return "dead"
         }
     }
 
-    public var notifyAccess: NotifyAccess { notifyAccessOverride ?? config?.effectiveNotifyAccess ?? .none }
+    public var notifyAccess: NotifyAccess {
+        if let o = notifyAccessOverride { return o }
+        switch kind {
+        case .service(let s): return s.machine.config.effectiveNotifyAccess
+        case .target(let t): return t.config.effectiveNotifyAccess
+        case .unloaded: return .none
+        }
+    }
 }
