@@ -85,8 +85,14 @@ public enum LogFormat {
         }
     }
 
-    /// The timestamp at the start of a record (either format), in µs since the epoch.
-    public static func timestamp(_ line: some Collection<UInt8>) -> UInt64? {
+    /// The timestamp at the start of a record (either format), in µs since the epoch. The concrete overloads
+    /// are what other modules call: a generic function is not specialized across a module boundary, and the
+    /// log readers call this for every record they look at.
+    public static func timestamp(_ line: [UInt8]) -> UInt64? { timestamp(of: line) }
+    public static func timestamp(_ line: ArraySlice<UInt8>) -> UInt64? { timestamp(of: line) }
+    public static func timestamp(_ line: some Collection<UInt8>) -> UInt64? { timestamp(of: line) }
+
+    static func timestamp(of line: some Collection<UInt8>) -> UInt64? {
         let b = Array(line.prefix(isoWidth))
         if b.first == UInt8(ascii: "@") {
             guard b.count >= taiWidth else { return nil }
@@ -138,7 +144,12 @@ public enum LogFormat {
         public var text: String
     }
 
-    public static func parse(_ line: some Collection<UInt8>) -> Record? {
+    /// One record's fields (concrete overloads for callers in other modules, as `timestamp`).
+    public static func parse(_ line: [UInt8]) -> Record? { parse(record: line) }
+    public static func parse(_ line: ArraySlice<UInt8>) -> Record? { parse(record: line) }
+    public static func parse(_ line: some Collection<UInt8>) -> Record? { parse(record: line) }
+
+    static func parse(record line: some Collection<UInt8>) -> Record? {
         let bytes = Array(line)
         guard let ts = timestamp(bytes) else { return nil }
         let width = bytes.first == UInt8(ascii: "@") ? taiWidth : isoWidth

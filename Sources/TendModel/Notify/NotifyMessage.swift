@@ -38,7 +38,13 @@ public struct NotifyMessage: Equatable, Sendable {
     /// The largest datagram read (systemd's NOTIFY_BUFFER_MAX).
     public static let maxSize = 4096
 
-    public static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> NotifyMessage {
+    /// Parses one datagram. The concrete overloads are what the manager calls: a generic function is not
+    /// specialized across a module boundary, and this runs for every datagram.
+    public static func parse(_ bytes: ArraySlice<UInt8>) throws(ParseError) -> NotifyMessage { try parse(datagram: bytes) }
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> NotifyMessage { try parse(datagram: bytes) }
+    public static func parse(_ bytes: some Collection<UInt8>) throws(ParseError) -> NotifyMessage { try parse(datagram: bytes) }
+
+    static func parse(datagram bytes: some Collection<UInt8>) throws(ParseError) -> NotifyMessage {
         var m = NotifyMessage()
         var any = false
         for rawLine in bytes.split(separator: 10, omittingEmptySubsequences: true) {
