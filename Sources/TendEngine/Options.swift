@@ -46,7 +46,7 @@ public struct LogDefaults: Sendable {
     }
 
     public var capture: CaptureSettings {
-        CaptureSettings(lineMax: Int(lineMax), rateInterval: rateInterval.isInfinite ? 0 : rateInterval.usec,
+        CaptureSettings(lineMax: Int(clamping: lineMax), rateInterval: rateInterval.isInfinite ? 0 : rateInterval.usec,
                         rateBurst: rateBurst, timestamp: timestamp)
     }
 }

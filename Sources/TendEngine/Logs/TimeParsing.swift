@@ -17,7 +17,10 @@ public enum TimeParsing {
         default: break
         }
         if s.hasPrefix("@"), let secs = Double(s.dropFirst()), secs >= 0 {
-            return UInt64(secs * 1_000_000)
+            // `@1e300`, `@inf`: past anything a log can hold; refused rather than trapping the conversion.
+            let us = secs * 1_000_000
+            guard us.isFinite, us < Double(UInt64.max) else { return nil }
+            return UInt64(us)
         }
         if s.hasSuffix(" ago"), let span = parseTimeSpan(String(s.dropLast(4))), !span.isInfinite {
             return now >= span.usec ? now - span.usec : 0
@@ -26,7 +29,8 @@ public enum TimeParsing {
             return now >= span.usec ? now - span.usec : 0
         }
         if s.hasPrefix("+"), let span = parseTimeSpan(String(s.dropFirst())), !span.isInfinite {
-            return now + span.usec
+            let (sum, overflow) = now.addingReportingOverflow(span.usec)
+            return overflow ? nil : sum
         }
         return absolute(s, now: now)
     }
@@ -41,7 +45,9 @@ public enum TimeParsing {
         tm.tm_mday += offsetDays
         tm.tm_isdst = -1
         let r = mktime(&tm)
-        return r < 0 ? nil : UInt64(r) * 1_000_000
+        guard r >= 0 else { return nil }
+        let (us, overflow) = UInt64(r).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? nil : us
     }
 
     /// `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` or `HH:MM[:SS]` (today), local time; a `T` may separate date and time,
@@ -98,7 +104,8 @@ public enum TimeParsing {
         tm.tm_isdst = -1
         let r = utc ? timegm(&tm) : mktime(&tm)
         guard r >= 0 else { return nil }
-        return UInt64(r) * 1_000_000 + micros
+        let (us, overflow) = UInt64(r).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? nil : us + micros
     }
 
     private static func pow10(_ n: Int) -> Int { (0..<n).reduce(1) { acc, _ in acc * 10 } }

@@ -96,8 +96,11 @@ final class NotifyReceiver {
         var events: [NotifyEvent] = []
         let mainPID = service.machine.mainPID
         if let newMain = msg.mainPID, newMain != mainPID {
-            // Only a process of the service may become its main process (root may name any).
-            if (d.uid == 0 || tracker.belongs(unit, pid: newMain)) && system.processInfo(newMain) != nil {
+            // Only a process of the service may become its main process (root may name any other), and never
+            // the manager itself or PID 1 (systemd's service_is_suitable_main_pid): stopping the unit would
+            // signal them.
+            let suitable = newMain > 1 && newMain != system.managerPID
+            if suitable && (d.uid == 0 || tracker.belongs(unit, pid: newMain)) && system.processInfo(newMain) != nil {
                 tracker.switchMain(unit, from: mainPID, to: newMain)
                 events.append(.mainPID(newMain))
             } else {

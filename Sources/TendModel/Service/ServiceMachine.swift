@@ -104,8 +104,11 @@ public struct ServiceMachine: Sendable {
         let from = Double(base.usec)
         let to = Double(config.restartMaxDelay.usec)
         let fraction = Double(step) / Double(config.restartSteps)
-        let value = from * _pow(to / from, fraction)
-        return TimeSpan(usec: UInt64(value.rounded()))
+        let value = (from * _pow(to / from, fraction)).rounded()
+        // Between RestartSec= and RestartMaxDelaySec= in exact arithmetic; a Double that rounds past the
+        // largest span (or is not a number) must not trap the conversion.
+        guard value.isFinite, value < Double(UInt64.max) else { return config.restartMaxDelay }
+        return TimeSpan(usec: Swift.min(Swift.max(UInt64(value), base.usec), config.restartMaxDelay.usec))
     }
 
     // MARK: - The transition function

@@ -209,18 +209,22 @@ private func enumeration<E: RawRepresentable & CaseIterable & Sendable>(_ kp: Fi
     }
 }
 
-private func optionalBytes(_ kp: Field<UInt64?>, min: UInt64) -> DirectiveParser {
+private func optionalBytes(_ kp: Field<UInt64?>, min: UInt64, max: UInt64 = .max) -> DirectiveParser {
     { value, config, ctx in
         if value.isEmpty {
             config[keyPath: kp] = nil
             return
         }
-        guard let n = parseByteSize(value), n >= min else {
-            return ctx.error("invalid size \"\(shortened(value))\" (at least \(min) bytes; K, M, G suffixes)")
+        guard let n = parseByteSize(value), n >= min, n <= max else {
+            let range = max == .max ? "at least \(min) bytes" : "\(min) bytes to \(max >> 20)M"
+            return ctx.error("invalid size \"\(shortened(value))\" (\(range); K, M, G suffixes)")
         }
         config[keyPath: kp] = n
     }
 }
+
+/// The longest line a log keeps whole (`LineMax=`): a line that never ends is buffered up to this much.
+let lineMaxLimit: UInt64 = 16 << 20
 
 private func optionalInt(_ kp: Field<Int?>, max: Int) -> DirectiveParser {
     { value, config, ctx in
@@ -717,7 +721,7 @@ let directives: [Directive] = {
     add("Service", "LogMaxUse", optionalBytes(\.logMaxUse, min: 4096))
     add("Service", "LogRateLimitIntervalSec", optionalTimeSpan(\.logRateLimitInterval))
     add("Service", "LogRateLimitBurst", optionalInt(\.logRateLimitBurst, max: Int(UInt32.max)))
-    add("Service", "LineMax", optionalBytes(\.lineMax, min: 79))
+    add("Service", "LineMax", optionalBytes(\.lineMax, min: 79, max: lineMaxLimit))
     add("Service", "LogTimestamp", optionalEnumeration(\.logTimestamp))
 
     // [Install]

@@ -29,8 +29,9 @@ public enum Signals {
         if let hit = (table + aliases).first(where: { $0.0 == s }) { return hit.1 }
         if s == "RTMIN" { return rtMin }
         if s == "RTMAX" { return rtMax }
-        if s.hasPrefix("RTMIN+"), let k = Int32(s.dropFirst(6)), k >= 0, rtMin + k <= rtMax { return rtMin + k }
-        if s.hasPrefix("RTMAX-"), let k = Int32(s.dropFirst(6)), k >= 0, rtMax - k >= rtMin { return rtMax - k }
+        // k is compared before it is added: `RTMIN+2147483644` must be refused, not overflow.
+        if s.hasPrefix("RTMIN+"), let k = Int32(s.dropFirst(6)), k >= 0, k <= rtMax - rtMin { return rtMin + k }
+        if s.hasPrefix("RTMAX-"), let k = Int32(s.dropFirst(6)), k >= 0, k <= rtMax - rtMin { return rtMax - k }
         return nil
     }
 
