@@ -84,36 +84,27 @@ public struct UnitInfo: Equatable, Sendable {
 
     // MARK: Codec
 
-    /// The plain optional fields, each named once for both directions of the codec.
-    private static let strings: [(String, WritableKeyPath<UnitInfo, String?> & Sendable)] = [
-        ("fragmentPath", \.fragmentPath), ("enabled", \.enabled), ("result", \.result), ("mainComm", \.mainComm),
-        ("controlCommand", \.controlCommand), ("type", \.type), ("restart", \.restart), ("jobResult", \.jobResult),
-        ("job", \.job), ("skippedBy", \.skippedBy), ("statusText", \.statusText), ("statusBusError", \.statusBusError),
-        ("setupError", \.setupError),
-    ]
-    private static let times: [(String, WritableKeyPath<UnitInfo, Int64?> & Sendable)] = [
-        ("since", \.since), ("activeEnterTimestamp", \.activeEnterTimestamp),
-        ("inactiveEnterTimestamp", \.inactiveEnterTimestamp),
-    ]
-    private static let int32s: [(String, WritableKeyPath<UnitInfo, Int32?> & Sendable)] = [
-        ("mainPID", \.mainPID), ("controlPID", \.controlPID), ("statusErrno", \.statusErrno),
-        ("statusExitStatus", \.statusExitStatus),
-    ]
-    private static let counts: [(String, WritableKeyPath<UnitInfo, Int?> & Sendable)] = [("nRestarts", \.nRestarts), ("fdStore", \.fdStore)]
-    private static let lists: [(String, WritableKeyPath<UnitInfo, [String]?> & Sendable)] = [
-        ("dropIns", \.dropIns), ("diagnostics", \.diagnostics), ("log", \.log),
-    ]
-
     public var json: JSON {
         var o: [(String, JSON)] = [
             ("unit", .string(unit)), ("load", .string(load)), ("active", .string(active)), ("sub", .string(sub)),
             ("description", .string(description)),
         ]
-        for (key, path) in Self.strings { if let v = self[keyPath: path] { o.append((key, .string(v))) } }
-        for (key, path) in Self.times { if let v = self[keyPath: path] { o.append((key, .int(v))) } }
-        for (key, path) in Self.int32s { if let v = self[keyPath: path] { o.append((key, .int(Int64(v)))) } }
-        for (key, path) in Self.counts { if let v = self[keyPath: path] { o.append((key, .int(Int64(v)))) } }
-        for (key, path) in Self.lists { if let v = self[keyPath: path] { o.append((key, .array(v.map { .string($0) }))) } }
+        let strings: [(String, String?)] = [
+            ("fragmentPath", fragmentPath), ("enabled", enabled), ("result", result), ("mainComm", mainComm),
+            ("controlCommand", controlCommand), ("type", type), ("restart", restart), ("jobResult", jobResult),
+            ("job", job), ("skippedBy", skippedBy), ("statusText", statusText), ("statusBusError", statusBusError),
+            ("setupError", setupError),
+        ]
+        let numbers: [(String, Int64?)] = [
+            ("mainPID", mainPID.map(Int64.init)), ("controlPID", controlPID.map(Int64.init)), ("since", since),
+            ("activeEnterTimestamp", activeEnterTimestamp), ("inactiveEnterTimestamp", inactiveEnterTimestamp),
+            ("nRestarts", nRestarts.map(Int64.init)), ("statusErrno", statusErrno.map(Int64.init)),
+            ("statusExitStatus", statusExitStatus.map(Int64.init)), ("fdStore", fdStore.map(Int64.init)),
+        ]
+        let lists: [(String, [String]?)] = [("dropIns", dropIns), ("diagnostics", diagnostics), ("log", log)]
+        for case let (key, value?) in numbers { o.append((key, .int(value))) }
+        for case let (key, value?) in strings { o.append((key, .string(value))) }
+        for case let (key, value?) in lists { o.append((key, .array(value.map { .string($0) }))) }
         if let e = execMain {
             o += [("execMainPID", .int(Int64(e.pid))), ("execMainCode", .string(e.code)),
                   ("execMainStatus", .int(Int64(e.status))), ("execMainStatusText", .string(e.statusText))]
@@ -131,76 +122,69 @@ public struct UnitInfo: Equatable, Sendable {
         return .object(o)
     }
 
-    /// Every plain field by its name, for decoding in one pass over the object's pairs (a `list` of 1000 units
-    /// is 1000 objects: looking each of 35 names up in each would cost more than the rest of the reply).
-    private enum Plain: Sendable {
-        case string(WritableKeyPath<UnitInfo, String?> & Sendable)
-        case time(WritableKeyPath<UnitInfo, Int64?> & Sendable)
-        case int32(WritableKeyPath<UnitInfo, Int32?> & Sendable)
-        case count(WritableKeyPath<UnitInfo, Int?> & Sendable)
-        case list(WritableKeyPath<UnitInfo, [String]?> & Sendable)
-    }
+    /// How each field is read, by its name: decoding is one pass over the object's pairs with one hash lookup
+    /// each (a `list` of 1000 units is 1000 objects; looking 35 names up in each would cost more than the rest).
+    private typealias Setter = @Sendable (inout UnitInfo, Value) throws -> Void
+    private static let setters: [String: Setter] = [
+        "unit": { $0.unit = try $1.string() }, "load": { $0.load = try $1.string() },
+        "active": { $0.active = try $1.string() }, "sub": { $0.sub = try $1.string() },
+        "description": { $0.description = try $1.string() }, "fragmentPath": { $0.fragmentPath = try $1.string() },
+        "enabled": { $0.enabled = try $1.string() }, "result": { $0.result = try $1.string() },
+        "mainComm": { $0.mainComm = try $1.string() }, "controlCommand": { $0.controlCommand = try $1.string() },
+        "type": { $0.type = try $1.string() }, "restart": { $0.restart = try $1.string() },
+        "jobResult": { $0.jobResult = try $1.string() }, "job": { $0.job = try $1.string() },
+        "skippedBy": { $0.skippedBy = try $1.string() }, "statusText": { $0.statusText = try $1.string() },
+        "statusBusError": { $0.statusBusError = try $1.string() }, "setupError": { $0.setupError = try $1.string() },
+        "mainPID": { $0.mainPID = try $1.int32() }, "controlPID": { $0.controlPID = try $1.int32() },
+        "statusErrno": { $0.statusErrno = try $1.int32() }, "statusExitStatus": { $0.statusExitStatus = try $1.int32() },
+        "since": { $0.since = try $1.int() }, "activeEnterTimestamp": { $0.activeEnterTimestamp = try $1.int() },
+        "inactiveEnterTimestamp": { $0.inactiveEnterTimestamp = try $1.int() },
+        "nRestarts": { $0.nRestarts = Int(clamping: try $1.int()) }, "fdStore": { $0.fdStore = Int(clamping: try $1.int()) },
+        "dropIns": { $0.dropIns = try $1.strings() }, "diagnostics": { $0.diagnostics = try $1.strings() },
+        "log": { $0.log = try $1.strings() },
+        "execMainPID": { $0.exec.pid = try $1.int32() }, "execMainCode": { $0.exec.code = try $1.string() },
+        "execMainStatus": { $0.exec.status = try $1.int32() }, "execMainStatusText": { $0.exec.statusText = try $1.string() },
+        "processes": { u, v in
+            var list: [ProcessEntry] = []
+            for p in try v.objects() {
+                let g = Fields(json: p)
+                list.append(ProcessEntry(pid: Int32(clamping: try g.int("pid") ?? 0), command: try g.string("command") ?? "",
+                                         code: try g.string("code") ?? "", status: Int32(clamping: try g.int("status") ?? 0),
+                                         text: try g.string("text") ?? ""))
+            }
+            u.processes = list
+        },
+        "notify": { u, v in
+            let g = Fields(json: v.value)
+            u.notify = NotifyCounters(access: try g.string("access") ?? "none", accepted: Int(clamping: try g.int("accepted") ?? 0),
+                                      rejected: Int(clamping: try g.int("rejected") ?? 0),
+                                      malformed: Int(clamping: try g.int("malformed") ?? 0))
+        },
+    ]
 
-    private static let plain: [String: Plain] = {
-        var d: [String: Plain] = [:]
-        for (k, p) in strings { d[k] = .string(p) }
-        for (k, p) in times { d[k] = .time(p) }
-        for (k, p) in int32s { d[k] = .int32(p) }
-        for (k, p) in counts { d[k] = .count(p) }
-        for (k, p) in lists { d[k] = .list(p) }
-        return d
-    }()
+    /// `execMain` while decoding: its four fields arrive one by one.
+    private var exec: ExecMain {
+        get { execMain ?? ExecMain(pid: 0, code: "", status: 0, statusText: "") }
+        set { execMain = newValue }
+    }
 
     public init(json: JSON) throws(ControlError) {
         guard case .object(let pairs) = json else { throw ControlError.malformed("a unit must be an object") }
         self.init(unit: "", load: "loaded", active: "inactive", sub: "dead", description: "")
         var named = false, described = false
-        var exec: (pid: Int32, code: String, status: Int32, text: String)?
         for (key, value) in pairs where value != .null {
-            let f = Value(key: key, value: value)
-            func int32() throws(ControlError) -> Int32 { Int32(clamping: try f.int(key) ?? 0) }
-            switch key {
-            case "unit":
-                unit = try f.string(key) ?? ""
-                named = true
-            case "load": load = try f.string(key) ?? load
-            case "active": active = try f.string(key) ?? active
-            case "sub": sub = try f.string(key) ?? sub
-            case "description":
-                description = try f.string(key) ?? ""
-                described = true
-            case "execMainPID": exec = (try int32(), exec?.code ?? "", exec?.status ?? 0, exec?.text ?? "")
-            case "execMainCode": exec = (exec?.pid ?? 0, try f.string(key) ?? "", exec?.status ?? 0, exec?.text ?? "")
-            case "execMainStatus": exec = (exec?.pid ?? 0, exec?.code ?? "", try int32(), exec?.text ?? "")
-            case "execMainStatusText": exec = (exec?.pid ?? 0, exec?.code ?? "", exec?.status ?? 0, try f.string(key) ?? "")
-            case "processes":
-                var list: [ProcessEntry] = []
-                for p in try f.objects(key) {
-                    let g = Fields(json: p)
-                    list.append(ProcessEntry(pid: Int32(clamping: try g.int("pid") ?? 0), command: try g.string("command") ?? "",
-                                             code: try g.string("code") ?? "", status: Int32(clamping: try g.int("status") ?? 0),
-                                             text: try g.string("text") ?? ""))
-                }
-                processes = list
-            case "notify":
-                let g = Fields(json: value)
-                notify = NotifyCounters(access: try g.string("access") ?? "none", accepted: Int(clamping: try g.int("accepted") ?? 0),
-                                        rejected: Int(clamping: try g.int("rejected") ?? 0),
-                                        malformed: Int(clamping: try g.int("malformed") ?? 0))
-            default:
-                switch Self.plain[key] {
-                case .string(let path): self[keyPath: path] = try f.string(key)
-                case .time(let path): self[keyPath: path] = try f.int(key)
-                case .int32(let path): self[keyPath: path] = try int32()
-                case .count(let path): self[keyPath: path] = Int(clamping: try f.int(key) ?? 0)
-                case .list(let path): self[keyPath: path] = try f.strings(key)
-                case nil: break  // a field of a newer manager
-                }
+            guard let set = Self.setters[key] else { continue }  // a field of a newer manager
+            do {
+                try set(&self, Value(key: key, value: value))
+            } catch let e as ControlError {
+                throw e
+            } catch {
+                throw ControlError.malformed("\"\(key)\": \(error)")
             }
+            if key == "unit" { named = true } else if key == "description" { described = true }
         }
         guard named else { throw ControlError.malformed("a unit object without \"unit\"") }
         if !described { description = unit }
-        if let exec { execMain = ExecMain(pid: exec.pid, code: exec.code, status: exec.status, statusText: exec.text) }
     }
 }
 
@@ -210,15 +194,16 @@ private struct Value {
     let value: JSON
 
     private func bad(_ what: String) -> ControlError { ControlError.malformed("\"\(key)\" must be \(what)") }
-    func string(_: String) throws(ControlError) -> String? {
+    func string() throws(ControlError) -> String {
         guard let s = value.string else { throw bad("a string") }
         return s
     }
-    func int(_: String) throws(ControlError) -> Int64? {
+    func int() throws(ControlError) -> Int64 {
         guard let i = value.int else { throw bad("an integer") }
         return i
     }
-    func strings(_: String) throws(ControlError) -> [String] {
+    func int32() throws(ControlError) -> Int32 { Int32(clamping: try int()) }
+    func strings() throws(ControlError) -> [String] {
         guard let a = value.array else { throw bad("an array of strings") }
         var out: [String] = []
         out.reserveCapacity(a.count)
@@ -228,5 +213,5 @@ private struct Value {
         }
         return out
     }
-    func objects(_ key: String) throws(ControlError) -> [JSON] { try Fields(json: .object([(key, value)])).objects(key) }
+    func objects() throws(ControlError) -> [JSON] { try Fields(json: .object([(key, value)])).objects(key) }
 }

@@ -10,13 +10,13 @@ public enum UnitStatusJSON {
     public static func make(_ unit: Unit, manager: Manager, logLines: Int, brief: Bool = false,
                             clock: Clock = Clock()) -> UnitInfo {
         let name = unit.name.description
-        let config = unit.config
         var u = UnitInfo(unit: name, load: unit.loadState.rawValue, active: unit.activeState.rawValue,
-                         sub: unit.subState, description: config?.description ?? name)
+                         sub: unit.subState, description: unit.unitDescription ?? name)
         if brief {
-            u.mainPID = unit.machine?.mainPID ?? 0
+            u.mainPID = unit.service?.machine.mainPID ?? 0
             return u
         }
+        let config = unit.config
         u.fragmentPath = config?.fragmentPath ?? ""
         u.dropIns = config?.dropInPaths ?? []
         u.enabled = manager.enablement(unit)

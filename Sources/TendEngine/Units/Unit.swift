@@ -145,6 +145,15 @@ public final class Unit {
         }
     }
 
+    /// `Description=`, read in place (`list` asks it of every unit).
+    public var unitDescription: String? {
+        switch kind {
+        case .service(let s): return s.machine.config.description
+        case .target(let t): return t.config.description
+        case .unloaded: return nil
+        }
+    }
+
     public var activeState: ActiveState {
         switch kind {
         case .service(let s): return s.machine.activeState
