@@ -51,8 +51,6 @@ struct Logs: ParsableCommand {
             let reader: LogQueryReader
             do {
                 reader = try LogQueryReader(query())
-            } catch LogQueryError.invalidPattern(let pattern, let why) {
-                throw CLIError("Invalid --grep expression \"\(pattern)\": \(why)")
             } catch let e as LogQueryError {
                 throw CLIError(e.description)
             }
@@ -95,9 +93,17 @@ struct Logs: ParsableCommand {
             guard let name = UnitName(parsing: raw) else { throw CLIError("Invalid unit name \"\(raw)\".") }
             return name.description
         }
+        var matching: (@Sendable (String) -> Bool)?
+        if let grep {
+            let regex: Regex<AnyRegexOutput>
+            do { regex = try Regex(grep) } catch { throw CLIError("Invalid --grep expression \"\(grep)\": \(error)") }
+            // Regex is not Sendable; the query runs on this thread only.
+            nonisolated(unsafe) let r = regex
+            matching = { (try? r.firstMatch(in: $0)) != nil }
+        }
         return LogQuery(
             logDirectory: logDir ?? managerLogDir() ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
-            last: lines ?? (follow ? 10 : nil), streams: stream.map { [$0.stream] }, grep: grep, reverse: reverse,
+            last: lines ?? (follow ? 10 : nil), streams: stream.map { [$0.stream] }, matching: matching, reverse: reverse,
             follow: follow)
     }
 

@@ -27,23 +27,25 @@ public struct LogQuery: Sendable {
     public var last: Int?
     /// Only records of these streams (`LogStream`: stdout, stderr, the manager's own messages). nil: all.
     public var streams: Set<LogStream>?
-    /// Only records whose text matches this regular expression (Swift `Regex` syntax). nil: all.
-    public var grep: String?
+    /// Only records whose text this accepts (`tend logs --grep` passes a regular expression's match). nil: all.
+    /// A predicate rather than a pattern, so the log layer, which the manager links, carries no regex engine
+    /// (the Swift one is about 1 MB of code).
+    public var matching: (@Sendable (String) -> Bool)?
     /// Newest first. Not with `follow`.
     public var reverse: Bool
     /// Keep delivering records as they are written.
     public var follow: Bool
 
     public init(logDirectory: String, units: [String] = [], since: UInt64? = nil, until: UInt64? = nil,
-                last: Int? = nil, streams: Set<LogStream>? = nil, grep: String? = nil, reverse: Bool = false,
-                follow: Bool = false) {
+                last: Int? = nil, streams: Set<LogStream>? = nil, matching: (@Sendable (String) -> Bool)? = nil,
+                reverse: Bool = false, follow: Bool = false) {
         self.logDirectory = logDirectory
         self.units = units
         self.since = since
         self.until = until
         self.last = last
         self.streams = streams
-        self.grep = grep
+        self.matching = matching
         self.reverse = reverse
         self.follow = follow
     }
@@ -75,8 +77,6 @@ public struct LogEntry: Sendable {
 }
 
 public enum LogQueryError: Error, Sendable, CustomStringConvertible {
-    /// `grep` is not a valid regular expression: the pattern and why.
-    case invalidPattern(String, String)
     /// `follow` and `reverse` together.
     case reverseWhileFollowing
     /// The log directories can't be watched (an errno).
@@ -84,7 +84,6 @@ public enum LogQueryError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidPattern(let p, let why): "Invalid regular expression \"\(p)\": \(why)"
         case .reverseWhileFollowing: "Following and reverse order don't go together."
         case .watchFailed(let e): "Failed to watch the log directory: \(Posix.errorText(e))"
         }
@@ -120,7 +119,7 @@ public final class LogQueryReader {
     public private(set) var isFinished = false
 
     private let units: [(name: String, directory: String)]
-    private let regex: Regex<AnyRegexOutput>?
+    private let matching: (@Sendable (String) -> Bool)?
     private let streamCodes: Set<String>?
     private let filtered: Bool
     /// Streamed merge: one cursor per unit and its next kept record.
@@ -139,13 +138,9 @@ public final class LogQueryReader {
     public init(_ query: LogQuery) throws {
         self.query = query
         units = query.resolvedUnits()
-        if let grep = query.grep {
-            do { regex = try Regex(grep) } catch { throw LogQueryError.invalidPattern(grep, "\(error)") }
-        } else {
-            regex = nil
-        }
+        matching = query.matching
         streamCodes = query.streams.map { Set($0.map(\.rawValue)) }
-        filtered = regex != nil || streamCodes != nil
+        filtered = matching != nil || streamCodes != nil
         if query.follow {
             guard !query.reverse else { throw LogQueryError.reverseWhileFollowing }
             try startFollowing()
@@ -224,7 +219,7 @@ public final class LogQueryReader {
         guard filtered else { return true }
         guard let r = LogFormat.parse(line) else { return false }
         if let streamCodes, !streamCodes.contains(r.stream) { return false }
-        if let regex, (try? regex.firstMatch(in: r.text)) == nil { return false }
+        if let matching, !matching(r.text) { return false }
         return true
     }
 
