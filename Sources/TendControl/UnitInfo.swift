@@ -125,42 +125,55 @@ public struct UnitInfo: Equatable, Sendable {
     /// How each field is read, by its name: decoding is one pass over the object's pairs with one hash lookup
     /// each (a `list` of 1000 units is 1000 objects; looking 35 names up in each would cost more than the rest).
     private typealias Setter = @Sendable (inout UnitInfo, Value) throws -> Void
-    private static let setters: [String: Setter] = [
-        "unit": { $0.unit = try $1.string() }, "load": { $0.load = try $1.string() },
-        "active": { $0.active = try $1.string() }, "sub": { $0.sub = try $1.string() },
-        "description": { $0.description = try $1.string() }, "fragmentPath": { $0.fragmentPath = try $1.string() },
-        "enabled": { $0.enabled = try $1.string() }, "result": { $0.result = try $1.string() },
-        "mainComm": { $0.mainComm = try $1.string() }, "controlCommand": { $0.controlCommand = try $1.string() },
-        "type": { $0.type = try $1.string() }, "restart": { $0.restart = try $1.string() },
-        "jobResult": { $0.jobResult = try $1.string() }, "job": { $0.job = try $1.string() },
-        "skippedBy": { $0.skippedBy = try $1.string() }, "statusText": { $0.statusText = try $1.string() },
-        "statusBusError": { $0.statusBusError = try $1.string() }, "setupError": { $0.setupError = try $1.string() },
-        "mainPID": { $0.mainPID = try $1.int32() }, "controlPID": { $0.controlPID = try $1.int32() },
-        "statusErrno": { $0.statusErrno = try $1.int32() }, "statusExitStatus": { $0.statusExitStatus = try $1.int32() },
-        "since": { $0.since = try $1.int() }, "activeEnterTimestamp": { $0.activeEnterTimestamp = try $1.int() },
-        "inactiveEnterTimestamp": { $0.inactiveEnterTimestamp = try $1.int() },
-        "nRestarts": { $0.nRestarts = Int(clamping: try $1.int()) }, "fdStore": { $0.fdStore = Int(clamping: try $1.int()) },
-        "dropIns": { $0.dropIns = try $1.strings() }, "diagnostics": { $0.diagnostics = try $1.strings() },
-        "log": { $0.log = try $1.strings() },
-        "execMainPID": { $0.exec.pid = try $1.int32() }, "execMainCode": { $0.exec.code = try $1.string() },
-        "execMainStatus": { $0.exec.status = try $1.int32() }, "execMainStatusText": { $0.exec.statusText = try $1.string() },
-        "processes": { u, v in
-            var list: [ProcessEntry] = []
-            for p in try v.objects() {
-                let g = Fields(json: p)
-                list.append(ProcessEntry(pid: Int32(clamping: try g.int("pid") ?? 0), command: try g.string("command") ?? "",
-                                         code: try g.string("code") ?? "", status: Int32(clamping: try g.int("status") ?? 0),
-                                         text: try g.string("text") ?? ""))
-            }
-            u.processes = list
-        },
-        "notify": { u, v in
-            let g = Fields(json: v.value)
-            u.notify = NotifyCounters(access: try g.string("access") ?? "none", accepted: Int(clamping: try g.int("accepted") ?? 0),
-                                      rejected: Int(clamping: try g.int("rejected") ?? 0),
-                                      malformed: Int(clamping: try g.int("malformed") ?? 0))
-        },
+    private static let stringFields: [(String, WritableKeyPath<UnitInfo, String?> & Sendable)] = [
+        ("fragmentPath", \.fragmentPath), ("enabled", \.enabled), ("result", \.result), ("mainComm", \.mainComm),
+        ("controlCommand", \.controlCommand), ("type", \.type), ("restart", \.restart), ("jobResult", \.jobResult),
+        ("job", \.job), ("skippedBy", \.skippedBy), ("statusText", \.statusText), ("statusBusError", \.statusBusError),
+        ("setupError", \.setupError),
     ]
+    private static let numberFields: [(String, WritableKeyPath<UnitInfo, Int64?> & Sendable)] = [
+        ("since", \.since), ("activeEnterTimestamp", \.activeEnterTimestamp),
+        ("inactiveEnterTimestamp", \.inactiveEnterTimestamp),
+    ]
+    private static let pidFields: [(String, WritableKeyPath<UnitInfo, Int32?> & Sendable)] = [
+        ("mainPID", \.mainPID), ("controlPID", \.controlPID), ("statusErrno", \.statusErrno),
+        ("statusExitStatus", \.statusExitStatus),
+    ]
+    private static let listFields: [(String, WritableKeyPath<UnitInfo, [String]?> & Sendable)] = [
+        ("dropIns", \.dropIns), ("diagnostics", \.diagnostics), ("log", \.log),
+    ]
+
+    private static let setters: [String: Setter] = {
+        var d: [String: Setter] = [
+            "unit": { $0.unit = try $1.string() }, "load": { $0.load = try $1.string() },
+            "active": { $0.active = try $1.string() }, "sub": { $0.sub = try $1.string() },
+            "description": { $0.description = try $1.string() },
+            "nRestarts": { $0.nRestarts = Int(clamping: try $1.int()) }, "fdStore": { $0.fdStore = Int(clamping: try $1.int()) },
+            "execMainPID": { $0.exec.pid = try $1.int32() }, "execMainCode": { $0.exec.code = try $1.string() },
+            "execMainStatus": { $0.exec.status = try $1.int32() }, "execMainStatusText": { $0.exec.statusText = try $1.string() },
+            "processes": { u, v in
+                var list: [ProcessEntry] = []
+                for p in try v.objects() {
+                    let g = Fields(json: p)
+                    list.append(ProcessEntry(pid: Int32(clamping: try g.int("pid") ?? 0), command: try g.string("command") ?? "",
+                                             code: try g.string("code") ?? "", status: Int32(clamping: try g.int("status") ?? 0),
+                                             text: try g.string("text") ?? ""))
+                }
+                u.processes = list
+            },
+            "notify": { u, v in
+                let g = Fields(json: v.value)
+                u.notify = NotifyCounters(access: try g.string("access") ?? "none", accepted: Int(clamping: try g.int("accepted") ?? 0),
+                                          rejected: Int(clamping: try g.int("rejected") ?? 0),
+                                          malformed: Int(clamping: try g.int("malformed") ?? 0))
+            },
+        ]
+        for (key, path) in stringFields { d[key] = { u, v in u[keyPath: path] = try v.string() } }
+        for (key, path) in numberFields { d[key] = { u, v in u[keyPath: path] = try v.int() } }
+        for (key, path) in pidFields { d[key] = { u, v in u[keyPath: path] = try v.int32() } }
+        for (key, path) in listFields { d[key] = { u, v in u[keyPath: path] = try v.strings() } }
+        return d
+    }()
 
     /// `execMain` while decoding: its four fields arrive one by one.
     private var exec: ExecMain {
