@@ -19,6 +19,16 @@ public final class ControlClient {
             throw ControlError(.connectionFailed,
                                "Failed to connect to the manager at \(path): \(Posix.errorText(-fd)) (\(why))")
         }
+        // Only a manager run by root or by this user may answer: a socket someone else put there is refused
+        // before anything is sent to it.
+        var pid: pid_t = 0
+        var uid: uid_t = 0
+        var gid: gid_t = 0
+        if ctend_peer_cred(fd, &pid, &uid, &gid) != 0 || (uid != 0 && uid != geteuid()) {
+            Posix.close(fd)
+            throw ControlError(.connectionFailed,
+                               "Refusing the manager at \(path): it runs as uid \(uid), neither root nor this user (uid \(geteuid())).")
+        }
         self.fd = fd
     }
 

@@ -98,6 +98,29 @@ public enum Posix {
         }
     }
 
+    /// The manager's state directory, made safe to use: created (mode `mode`, parents 0755) if missing; refused if
+    /// it is a symbolic link, not a directory, not owned by this user, or writable by group or others, since
+    /// whoever can write it could answer this user's clients, steal the services' notify sockets or hold its lock.
+    /// Returns why it was refused, or nil.
+    public static func secureDirectory(_ path: String, mode: mode_t) -> String? {
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty { try? mkdirs(parent, mode: 0o755) }
+        if Glibc.mkdir(path, mode) == 0 {
+            Glibc.chmod(path, mode)  // whatever the umask took away or added
+        } else if Glibc.errno != EEXIST {
+            return "cannot create it: \(errorText(Glibc.errno))"
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return "cannot examine it: \(errorText(Glibc.errno))" }
+        if st.st_mode & S_IFMT == S_IFLNK { return "it is a symbolic link" }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return "it is not a directory" }
+        guard st.st_uid == geteuid() else { return "it belongs to uid \(st.st_uid), not to uid \(geteuid())" }
+        if st.st_mode & 0o022 != 0 {
+            return "it is writable by \(st.st_mode & 0o002 != 0 ? "anyone" : "its group") (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+        }
+        return nil
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

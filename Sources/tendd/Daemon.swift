@@ -89,9 +89,13 @@ enum DaemonCommand {
         options.defaultTarget = target
 
         do {
-            try Posix.mkdirs(options.stateDir, mode: 0o755)
+            // Root's state directory stays traversable (0755): services that run as other users reach their
+            // notify sockets in it, as with systemd's /run/systemd. Anyone else's is private (0700).
+            if let why = Posix.secureDirectory(options.stateDir, mode: getuid() == 0 ? 0o755 : 0o700) {
+                fail("Refusing the state directory \(options.stateDir): \(why). Remove it, or choose another with --state-dir.")
+            }
             // One manager per state directory.
-            let lockFD = try Posix.open(options.stateDir + "/lock", O_RDWR | O_CREAT, mode: 0o600)
+            let lockFD = try Posix.open(options.stateDir + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
             if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
                 fail("Another tend daemon is running with state directory \(options.stateDir).")
             }
