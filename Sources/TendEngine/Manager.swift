@@ -62,7 +62,8 @@ public final class Manager {
         tracker = ProcessTracker(system: system, reactor: reactor)
         notify = NotifyReceiver(system: system, reactor: reactor, tracker: tracker, stateDir: options.stateDir)
         exec = ExecContext(system: system, managerEnvironment: env,
-                           defaultWorkingDirectory: system.isRoot ? "/" : (env["HOME"] ?? "/"))
+                           defaultWorkingDirectory: system.isRoot ? "/" : (env["HOME"] ?? "/"),
+                           defaultFileLimit: options.serviceFileLimit)
         logWriter = try LogWriter()
         managerLog = LogSink(unit: "tend", settings: options.logDefaults.settings(directory: options.logDir + "/tend"),
                              capture: options.logDefaults.capture, writer: logWriter, loop: reactor, scratch: logScratch)

@@ -11,6 +11,9 @@ public struct ManagerOptions: Sendable {
     public var logDefaults = LogDefaults()
     /// `--target NAME`: the target to start at launch instead of the default (see `JobScheduler.bootStart`).
     public var defaultTarget: String?
+    /// The open-files limit services start with when they set no `LimitNOFILE=`: the manager's own before it
+    /// raised it (`Posix.raiseFileLimit`). nil: whatever the manager has.
+    public var serviceFileLimit: RLimitValue?
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir

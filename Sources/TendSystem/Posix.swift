@@ -121,6 +121,20 @@ public enum Posix {
         return nil
     }
 
+    /// Raises this process's soft limit of open files to its hard limit, as systemd does for itself (a manager
+    /// holds about six descriptors per service), and returns the limits it had, which services get back
+    /// unless they set `LimitNOFILE=` (systemd's services start with a soft limit of 1024 too).
+    public static func raiseFileLimit() -> RLimitValue? {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return nil }
+        let original = RLimitValue(soft: UInt64(rl.rlim_cur), hard: UInt64(rl.rlim_max))
+        if rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+        }
+        return original
+    }
+
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

@@ -87,6 +87,7 @@ enum DaemonCommand {
         options.startAll = startAll
         options.logDefaults = loadConfig(configFile.map(absolute))
         options.defaultTarget = target
+        options.serviceFileLimit = Posix.raiseFileLimit()
 
         do {
             // Root's state directory stays traversable (0755): services that run as other users reach their

@@ -174,8 +174,8 @@ final class DaemonHarness {
     }
 
     /// Starts the daemon and waits (bounded) until its control socket answers.
-    func start(extraArgs: [String] = []) {
-        let argv = [tendBinary, "daemon", "--units", units, "--state-dir", state, "--log-dir", logs] + extraArgs
+    func start(extraArgs: [String] = [], wrapper: [String] = []) {
+        let argv = wrapper + [tendBinary, "daemon", "--units", units, "--state-dir", state, "--log-dir", logs] + extraArgs
         let errFD = Glibc.open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { Posix.close(errFD) }
         guard let started = spawnProcess(argv, environment: Posix.environment(), stdio: [-1, errFD, errFD], newSession: true)

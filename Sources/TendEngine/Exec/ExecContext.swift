@@ -12,6 +12,8 @@ struct ExecContext {
     let managerEnvironment: [String: String]
     /// Where a command runs when the unit sets no WorkingDirectory=: `/` for root, else `$HOME`.
     let defaultWorkingDirectory: String
+    /// `LimitNOFILE=` for units that set none (the limit the manager started with).
+    let defaultFileLimit: RLimitValue?
 
     /// A request ready to spawn, and the descriptors opened for it (the caller closes them after the spawn).
     struct Prepared {
@@ -25,7 +27,8 @@ struct ExecContext {
         _ unit: Unit, _ machine: ServiceMachine, _ role: ProcessRole, _ kind: CommandKind, _ command: ExecCommand,
         logPipes: () throws -> (stdout: Int32, stderr: Int32), notifySocket: () -> String?
     ) -> Result<Prepared, ExecSetupError> {
-        let config = machine.config
+        var config = machine.config
+        if config.limits[.nofile] == nil, let limit = defaultFileLimit { config.limits[.nofile] = limit }
         var opened: [Int32] = []
         var stdio: [Int32] = [-1, -1, -1]
         var failure: String?

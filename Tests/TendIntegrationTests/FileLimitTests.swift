@@ -1,0 +1,31 @@
+import Glibc
+import Testing
+import TendModel
+import TendSystem
+
+/// The manager raises its own open-files limit to the hard limit (it holds several descriptors per service)
+/// and gives services the limit it started with, unless they set `LimitNOFILE=`, as systemd does.
+@Suite(.serialized)
+struct FileLimitTests {
+    static let prlimit: String? = ["/usr/bin/prlimit", "/bin/prlimit"].first { (p: String) in access(p, X_OK) == 0 }
+
+    @Test(.enabled(if: prlimit != nil, "needs prlimit (util-linux) to start the manager with a small limit"))
+    func manyServicesStartUnderASmallSoftLimitAndServicesGetItBack() throws {
+        let h = DaemonHarness()
+        for i in 0..<250 {
+            h.writeUnit("s\(i).service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        }
+        h.writeUnit("probe.service", "[Service]\nExecStart=/bin/sh -c 'echo soft=$(ulimit -Sn) hard=$(ulimit -Hn); exec sleep 1000'\n")
+        h.writeUnit("own.service", "[Service]\nLimitNOFILE=100:200\nExecStart=/bin/sh -c 'echo soft=$(ulimit -Sn) hard=$(ulimit -Hn); exec sleep 1000'\n")
+        h.start(wrapper: [Self.prlimit!, "--nofile=256:4096"])
+        #expect(waitUntil(30) {
+            let r = h.tend(["list", "--output", "json"])
+            return r.stdout.components(separatedBy: "\"running\"").count - 1 == 252
+        }, "all 252 services running")
+        let limits = h.readFile("/proc/\(h.pid)/limits")
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+        #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4096", "4096"], "\(line)")
+        #expect(waitUntil(10) { h.tend("logs", "probe", "-o", "cat").stdout.contains("soft=256 hard=4096") })
+        #expect(waitUntil(10) { h.tend("logs", "own", "-o", "cat").stdout.contains("soft=100 hard=200") })
+    }
+}
