@@ -26,12 +26,37 @@ public final class ControlServer {
         guard fd >= 0 else { throw SystemError("listen on \(path)", errno: -fd) }
         chmod(path, 0o600)
         self.fd = fd
+        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
         token = try manager.loop.watch(fd) { [unowned self] _ in self.acceptAll() }
+    }
+
+    /// A descriptor held in reserve: when the manager is out of descriptors (EMFILE), it is given up to accept
+    /// the waiting client and tell it so, instead of leaving the connection pending, which would keep the
+    /// listener readable and the loop spinning.
+    private var reserve: Int32 = -1
+    /// Clients turned away because the manager had no descriptor left.
+    public private(set) var refusedForDescriptors = 0
+
+    /// Turns one waiting client away with the reserve descriptor; false if there was none to use.
+    private func shedOne() -> Bool {
+        guard reserve >= 0 else { return false }
+        Posix.close(reserve)
+        reserve = -1
+        let c = ctend_accept(fd)
+        if c >= 0 {
+            refusedForDescriptors += 1
+            let e = ControlError(.failed, "The manager is out of file descriptors; try again later.")
+            _ = try? Posix.write(c, e.json.bytes() + [10])
+            Posix.close(c)
+        }
+        reserve = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
+        return c >= 0
     }
 
     public func close() {
         manager.loop.unwatch(token)
         Posix.close(fd)
+        if reserve >= 0 { Posix.close(reserve) }
         unlink(path)
         for c in connections.values { c.close() }
         connections = [:]
@@ -40,6 +65,10 @@ public final class ControlServer {
     private func acceptAll() {
         while true {
             let c = ctend_accept(fd)
+            if c == -EMFILE || c == -ENFILE {
+                if shedOne() { continue }
+                return
+            }
             guard c >= 0 else { return }
             var pid: pid_t = 0
             var uid: uid_t = 0

@@ -29,3 +29,38 @@ struct FileLimitTests {
         #expect(waitUntil(10) { h.tend("logs", "own", "-o", "cat").stdout.contains("soft=100 hard=200") })
     }
 }
+
+extension FileLimitTests {
+    /// Out of descriptors, the manager turns a client away with an answer (a reserve descriptor gives it the
+    /// room), instead of leaving the connection pending and spinning on a listener that stays readable.
+    @Test(.enabled(if: prlimit != nil, "needs prlimit (util-linux) to start the manager with a small limit"))
+    func outOfDescriptorsAClientGetsAnAnswerAndTheManagerDoesNotSpin() throws {
+        let h = DaemonHarness()
+        for i in 0..<40 {
+            h.writeUnit("s\(i).service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        }
+        // soft = hard: nothing to raise. The services' log pipes use up what is left.
+        h.start(extraArgs: ["--no-start"], wrapper: [Self.prlimit!, "--nofile=48:48"])
+        for i in 0..<40 { _ = h.tend("start", "s\(i)", "--no-block") }
+        var answer = CommandResult(status: 0, stdout: "", stderr: "")
+        let exhausted = waitUntil(10) {
+            answer = h.tend(["list"], timeout: 5)
+            return answer.stderr.contains("out of file descriptors")
+        }
+        #expect(exhausted, "the manager never ran out: \(answer.stderr)")
+        guard exhausted else { return }
+        // While clients keep being turned away, the manager sleeps between them.
+        let before = Self.cpuTicks(h.pid)
+        for _ in 0..<5 { _ = h.tend(["list"], timeout: 5) }
+        usleep(500_000)
+        #expect(Self.cpuTicks(h.pid) - before < 20, "CPU ticks (10 ms) used while refusing clients")
+    }
+
+    static func cpuTicks(_ pid: Int32) -> Int {
+        guard let bytes = Posix.readFile("/proc/\(pid)/stat") else { return 0 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+}
