@@ -15,6 +15,9 @@ public enum ControlProtocol {
     public static let maxOutput = 64 << 20
     /// Most event bytes queued for a subscriber that doesn't read; past it the subscription is cut off.
     public static let maxEventBacklog = 1 << 20
+    /// The most log records `status` returns per unit: the manager reads them on its only thread, so a client
+    /// asking for a hundred million would stall supervision (`tend logs` reads the files itself, without limit).
+    public static let maxStatusLines = 1000
     public static let socketName = "control.sock"
 }
 

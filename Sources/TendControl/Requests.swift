@@ -135,8 +135,9 @@ public enum ControlRequest: Equatable, Sendable {
         switch command {
         case .status:
             let lines = try f.int(Wire.lines) ?? Int64(ControlRequest.defaultStatusLines)
-            guard lines >= 0 && lines <= 1_000_000 else { throw ControlError.malformed("\"lines\" out of range") }
-            self = .status(units: try f.strings(Wire.units), lines: Int(lines))
+            guard lines >= 0 else { throw ControlError.malformed("\"lines\" out of range") }
+            // Any count is accepted; the manager returns at most `maxStatusLines` of them.
+            self = .status(units: try f.strings(Wire.units), lines: Int(min(lines, Int64(ControlProtocol.maxStatusLines))))
         case .list: self = .list(all: try f.bool(Wire.all) ?? false)
         case .show: self = .show(units: try f.strings(Wire.units))
         case .cat: self = .cat(units: try f.strings(Wire.units))

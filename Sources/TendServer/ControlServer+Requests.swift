@@ -47,7 +47,8 @@ extension ControlServer {
 
     // MARK: - Queries
 
-    func status(_ units: [String], lines: Int) -> StatusReply {
+    func status(_ units: [String], lines requested: Int) -> StatusReply {
+        let lines = min(requested, ControlProtocol.maxStatusLines)
         let clock = Clock()
         var out: [UnitInfo] = []
         var missing: [String] = []

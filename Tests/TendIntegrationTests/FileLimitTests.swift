@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TendModel
 import TendSystem
+import TendControl
 
 /// The manager raises its own open-files limit to the hard limit (it holds several descriptors per service)
 /// and gives services the limit it started with, unless they set `LimitNOFILE=`, as systemd does.
@@ -62,5 +63,20 @@ extension FileLimitTests {
         guard let close = text.lastIndex(of: ")") else { return 0 }
         let fields = text[text.index(after: close)...].split(separator: " ")
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+}
+
+extension FileLimitTests {
+    /// `status -n` is bounded: the manager reads the records on its only thread.
+    @Test func statusLogTailsAreCappedAt1000Records() throws {
+        let h = DaemonHarness()
+        h.writeUnit("chatty.service", "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'seq 1 3000'\n")
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "chatty").status == 0)
+        #expect(waitUntil(10) { h.tend("logs", "chatty", "-o", "cat").stdout.contains("\n3000\n") })
+        let r = h.tend(["status", "chatty", "--output", "json", "-n", "100000000"])
+        let log = (try? JSON.parse(r.stdout))?.array?.first?["log"]?.array ?? []
+        #expect(log.count == ControlProtocol.maxStatusLines, "\(r.stderr) \(r.stdout.prefix(300))")
+        #expect(log.contains { $0.string?.hasSuffix(" 3000") == true })
     }
 }
