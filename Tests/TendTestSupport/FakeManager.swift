@@ -14,7 +14,8 @@ public final class FakeManager {
     /// Every engine event, in order.
     public private(set) var events: [EngineEvent] = []
 
-    public init(units: [String: String], logs: Bool = false) throws {
+    public init(units: [String: String], logs: Bool = false, stateDir: String? = nil,
+                prepare: (FakeSystem) -> Void = { _ in }) throws {
         var template = Array("/tmp/tend-fake-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         root = p.map { String(cString: $0) } ?? "/tmp/tend-fake-\(getpid())"
@@ -27,7 +28,8 @@ public final class FakeManager {
         system = FakeSystem(clock: clock)
         reactor = FakeReactor(clock: clock)
         system.reactor = reactor
-        var options = ManagerOptions(unitPaths: [root + "/units"], stateDir: root + "/state", logDir: root + "/logs")
+        prepare(system)
+        var options = ManagerOptions(unitPaths: [root + "/units"], stateDir: stateDir ?? root + "/state", logDir: root + "/logs")
         options.startAll = false
         manager = try Manager(options: options, system: system, reactor: reactor)
         manager.logHandler = { _, _ in }

@@ -209,7 +209,14 @@ public final class FakeSystem: System {
     public private(set) var notifySockets: [String: Int32] = [:]
     private var datagrams: [Int32: [(bytes: [UInt8], pid: Int32, uid: UInt32)]] = [:]
 
+    /// How many binds of abstract notify names fail with EADDRINUSE first (someone else holds them).
+    public var takenAbstractNames = 0
+
     public func makeNotifySocket(_ path: String) -> Int32 {
+        if path.hasPrefix("@") && takenAbstractNames > 0 {
+            takenAbstractNames -= 1
+            return -EADDRINUSE
+        }
         let fd = newFD()
         notifySockets[path] = fd
         return fd

@@ -73,4 +73,23 @@ import TendTestSupport
         #expect(f.job(.stop, "svc").ok)
         #expect(!f.system.signalLog.contains { $0.pid == f.system.managerPID || $0.pid == 1 })
     }
+
+    /// With a deep state directory the notify sockets get abstract names: random ones, and a name someone else
+    /// already holds is replaced by another instead of failing the start.
+    @Test func abstractNotifyNamesAreRandomAndATakenOneIsReplaced() throws {
+        let deep = "/tmp/" + String(repeating: "d", count: 120)
+        let f = try FakeManager(units: [
+            "a.service": "[Service]\nType=notify\nExecStart=/usr/bin/a\n",
+            "b.service": "[Service]\nType=notify\nExecStart=/usr/bin/b\n",
+        ], stateDir: deep, prepare: { $0.takenAbstractNames = 1 })
+        _ = f.job(.start, "a")
+        _ = f.job(.start, "b")
+        let a = try #require(f.unit("a")?.notifyPath)
+        let b = try #require(f.unit("b")?.notifyPath)
+        #expect(a.hasPrefix("@tend/\(f.system.managerPID)/") && b.hasPrefix("@tend/\(f.system.managerPID)/"))
+        #expect(a != b)
+        let suffix = a.split(separator: "-").last.map(String.init) ?? ""
+        #expect(suffix.count >= 8 && UInt64(suffix, radix: 16) != nil, "\(a)")
+        #expect(f.system.running("/usr/bin/a").count == 1, "the start went on after the taken name")
+    }
 }

@@ -37,9 +37,15 @@ final class NotifyReceiver {
         chmod(directory, 0o755)
         counter += 1
         var path = "\(directory)/\(counter)"
-        // sun_path holds 107 bytes: a deep state directory falls back to an abstract name.
-        if path.utf8.count > 100 { path = "@tend/\(system.managerPID)/\(counter)" }
-        let fd = system.makeNotifySocket(path)
+        // sun_path holds 107 bytes: a deep state directory falls back to an abstract name. Abstract names have no
+        // permissions, so they are random (another user can't bind one first to make the start fail), and a
+        // name someone holds anyway is replaced by another.
+        let abstract = path.utf8.count > 100
+        var fd: Int32 = -EADDRINUSE
+        for _ in 0..<(abstract ? 4 : 1) where fd == -EADDRINUSE {
+            if abstract { path = "@tend/\(system.managerPID)/\(counter)-\(String(UInt64.random(in: .min ... .max), radix: 16))" }
+            fd = system.makeNotifySocket(path)
+        }
         guard fd >= 0 else {
             report(.error, "\(unit.name): Failed to create notify socket \(path): \(Posix.errorText(-fd))")
             return nil
