@@ -100,6 +100,15 @@ enum DaemonCommand {
             if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
                 fail("Another tend daemon is running with state directory \(options.stateDir).")
             }
+            // And one per unit directory: a second manager on the same units would run every service twice,
+            // whatever state directory it was given (also one recreated under a running manager).
+            for dir in options.unitPaths {
+                let dirFD = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard dirFD >= 0 else { continue }  // a unit directory that doesn't exist yet holds nothing to run
+                if flock(dirFD, LOCK_EX | LOCK_NB) != 0 {
+                    fail("Another tend daemon is running the units in \(dir).")
+                }
+            }
             let manager = try Manager(options: options)
             // The manager's events go to its own log in the store and, with levels, to stderr (swift-log).
             var logger = Logger(label: "tend")

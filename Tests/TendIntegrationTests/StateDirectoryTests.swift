@@ -81,3 +81,21 @@ struct StateDirectoryTests {
         #expect(r.stderr.contains("Refusing the manager at \(dir)/control.sock: it runs as uid 65534"), "\(r.stderr)")
     }
 }
+
+extension StateDirectoryTests {
+    /// A second manager on the same units refuses, whatever state directory it is given: also the same path
+    /// recreated after someone removed it under the running manager.
+    @Test func aSecondManagerOnTheSameUnitsRefuses() {
+        let h = DaemonHarness()
+        h.writeUnit("once.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start()
+        #expect(h.waitFor("once", sub: "running"))
+        let other = daemon(h, state: h.root + "/other-state")
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("Another tend daemon is running the units in \(h.units)"), "\(other.stderr)")
+        _ = runCommand(["/bin/rm", "-rf", h.state])
+        let again = daemon(h, state: h.state)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("Another tend daemon is running the units in"), "\(again.stderr)")
+    }
+}
