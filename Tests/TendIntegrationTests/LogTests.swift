@@ -173,6 +173,29 @@ struct LogTests {
         #expect(h.tend("show", "chatty", "-p", "LogLinesSuppressed").stdout == "LogLinesSuppressed=900\n")
     }
 
+    /// The suppression is reported when the window ends with nothing more written, and when the process exits
+    /// inside the window: never silently.
+    @Test func rateLimitSuppressionIsReportedAtTheWindowsEndAndAtExit() {
+        let h = DaemonHarness()
+        h.writeUnit("quiet-after.service", """
+            [Service]
+            LogRateLimitIntervalSec=300ms
+            LogRateLimitBurst=10
+            ExecStart=/bin/sh -c 'seq 1 50; exec sleep 1000'
+            """)
+        h.writeUnit("exits.service", """
+            [Service]
+            Type=oneshot
+            LogRateLimitIntervalSec=1h
+            LogRateLimitBurst=10
+            ExecStart=/bin/sh -c 'seq 1 70'
+            """)
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "quiet-after", "exits").status == 0)
+        #expect(waitUntil(5) { h.readFile(h.logs + "/quiet-after.service/current").contains("-- tend: 40 lines suppressed by the rate limit") })
+        #expect(waitUntil(5) { h.readFile(h.logs + "/exits.service/current").contains("-- tend: 60 lines suppressed by the rate limit") })
+    }
+
     @Test func tai64nRecordsAndTheManagersOwnLog() {
         let h = DaemonHarness()
         h.writeUnit("tai.service", "[Service]\nType=oneshot\nLogTimestamp=tai64n\nExecStart=/bin/echo stamped\n")

@@ -124,6 +124,7 @@ public final class LogSink {
         stderrRead = -1
         stderrWrite = -1
         loop.cancelDeadline(ObjectIdentifier(self))
+        loop.cancelDeadline(ObjectIdentifier(self), slot: 1)
     }
 
     /// Reads whatever the pipes hold now and writes out partial lines: called when a process of the unit
@@ -132,6 +133,31 @@ public final class LogSink {
         if stdoutRead >= 0 { drain(stdoutRead, .stdout) }
         if stderrRead >= 0 { drain(stderrRead, .stderr) }
         flushPartial()
+        reportSuppressed()
+    }
+
+    /// Lines dropped by the rate limit are reported when its window ends, even if nothing more is written then,
+    /// and when a process of the unit exits (`drainAll`): the log never hides that it lost lines.
+    private func armSuppressionReport(_ time: UInt64) {
+        let left = (rateWindowStart &+ capture.rateInterval) &- time
+        loop.setDeadline(ObjectIdentifier(self), slot: 1, at: Posix.monotonicNow + TimeSpan(usec: min(left, capture.rateInterval))) {
+            [unowned self] in self.reportSuppressed()
+        }
+    }
+
+    private var suppressionNote: String {
+        "\(suppressed) lines suppressed by the rate limit (LogRateLimitBurst=\(capture.rateBurst) per \(TimeSpan(usec: capture.rateInterval)))"
+    }
+
+    private func reportSuppressed() {
+        guard suppressed > 0 else { return }
+        loop.cancelDeadline(ObjectIdentifier(self), slot: 1)
+        var out: [UInt8] = []
+        let time = now()
+        marker(&out, time, suppressionNote)
+        suppressed = 0
+        var lines = 1
+        submit(&out, &lines, time)
     }
 
     private func now() -> UInt64 {
@@ -211,7 +237,7 @@ public final class LogSink {
         if capture.rateInterval > 0 {
             if time &- rateWindowStart >= capture.rateInterval {
                 if suppressed > 0 {
-                    marker(&out, time, "\(suppressed) lines suppressed by the rate limit (LogRateLimitBurst=\(capture.rateBurst) per \(TimeSpan(usec: capture.rateInterval)))")
+                    marker(&out, time, suppressionNote)
                     lines += 1
                     suppressed = 0
                 }
@@ -222,6 +248,7 @@ public final class LogSink {
             if rateCount > capture.rateBurst {
                 suppressed += 1
                 suppressedTotal += 1
+                if suppressed == 1 { armSuppressionReport(time) }
                 return
             }
         }
