@@ -194,7 +194,11 @@ public final class FakeSystem: System {
 
     public func close(_ fd: Int32) { pidOfPidfd[fd] = nil }
 
+    /// How often the process table was asked about one process (what a walk of /proc would cost).
+    public private(set) var processLookups = 0
+
     public func processInfo(_ pid: Int32) -> ProcessInfo? {
+        processLookups += 1
         guard let p = processes[pid] else { return nil }
         return ProcessInfo(pid: p.pid, ppid: managerPID, pgrp: p.pid, session: p.pid, state: p.alive ? "S" : "Z",
                            comm: String(p.program.split(separator: "/").last ?? ""))
@@ -224,8 +228,13 @@ public final class FakeSystem: System {
 
     /// A process sends an sd_notify datagram to the socket at `path` (the NOTIFY_SOCKET it was given).
     public func notify(_ path: String, _ text: String, from pid: Int32, uid: UInt32 = 1000) {
+        notify(path, Array(repeating: text, count: 1), from: pid, uid: uid)
+    }
+
+    /// Several datagrams queued at once, read by the manager in one wakeup.
+    public func notify(_ path: String, _ texts: [String], from pid: Int32, uid: UInt32 = 1000) {
         guard let fd = notifySockets[path] else { return }
-        datagrams[fd, default: []].append((Array(text.utf8), pid, uid))
+        for text in texts { datagrams[fd, default: []].append((Array(text.utf8), pid, uid)) }
         reactor?.fire(fd)
     }
 

@@ -92,4 +92,19 @@ import TendTestSupport
         #expect(suffix.count >= 8 && UInt64(suffix, radix: 16) != nil, "\(a)")
         #expect(f.system.running("/usr/bin/a").count == 1, "the start went on after the taken name")
     }
+
+    /// A flood of refused datagrams (NotifyAccess=all, from a process that isn't the service's) costs one look
+    /// at the process table per sender and wakeup, not one per datagram; the service's own READY=1 still counts.
+    @Test func aNotifyFloodFromAStrangerIsRefusedCheaply() throws {
+        let f = try FakeManager(units: ["svc.service": "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/usr/bin/svc\n"])
+        _ = f.job(.start, "svc")
+        let pid = try #require(f.system.running("/usr/bin/svc").first?.pid)
+        let socket = try #require(f.unit("svc")?.notifyPath)
+        let before = f.system.processLookups
+        f.system.notify(socket, Array(repeating: "STATUS=flood", count: 400), from: 999_999)
+        #expect(f.unit("svc")?.notifyRejected == 400)
+        #expect(f.system.processLookups - before <= 2, "\(f.system.processLookups - before) lookups")
+        f.system.notify(socket, ["STATUS=serving", "READY=1"], from: pid)
+        #expect(f.sub("svc") == "running")
+    }
 }

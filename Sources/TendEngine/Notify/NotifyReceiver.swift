@@ -63,26 +63,31 @@ final class NotifyReceiver {
 
     private func read(_ unit: Unit) {
         var budget = 512  // datagrams per wakeup, so one chatty service can't starve the loop
+        // Senders refused in this batch: a flood from one process costs one walk of /proc, not one per datagram.
+        var refused: Set<Int32> = []
         while budget > 0 {
             budget -= 1
             guard let d = system.receiveNotify(unit.notifyFD, into: &buffer, descriptors: &descriptors) else { return }
-            handle(unit, d, fds: Array(descriptors.prefix(d.descriptorCount)))
+            handle(unit, d, fds: Array(descriptors.prefix(d.descriptorCount)), refused: &refused)
         }
     }
 
     /// One datagram: check, count, parse, apply.
-    func handle(_ unit: Unit, _ d: NotifyDatagram, fds: [Int32]) {
+    func handle(_ unit: Unit, _ d: NotifyDatagram, fds: [Int32], refused: inout Set<Int32>) {
         var kept: Set<Int32> = []
         defer { for fd in fds where !kept.contains(fd) { system.close(fd) } }
         guard d.length <= NotifyMessage.maxSize else {
             count(unit, malformed: true)
             return
         }
-        guard allowed(unit, pid: d.pid) else {
+        guard !refused.contains(d.pid), allowed(unit, pid: d.pid) else {
+            refused.insert(d.pid)
             unit.notifyRejected += 1
             totals.rejected += 1
             return
         }
+        // An accepted message may change who may send (MAINPID=, NOTIFYACCESS=): judge everyone afresh.
+        refused.removeAll(keepingCapacity: true)
         let msg: NotifyMessage
         do {
             msg = try NotifyMessage.parse(buffer[0..<d.length])
