@@ -37,24 +37,29 @@ extension FileLimitTests {
     @Test(.enabled(if: prlimit != nil, "needs prlimit (util-linux) to start the manager with a small limit"))
     func outOfDescriptorsAClientGetsAnAnswerAndTheManagerDoesNotSpin() throws {
         let h = DaemonHarness()
-        for i in 0..<40 {
-            h.writeUnit("s\(i).service", "[Service]\nExecStart=/bin/sleep 1000\n")
-        }
-        // soft = hard: nothing to raise. The services' log pipes use up what is left.
+        // soft = hard: nothing to raise. Subscriptions held open use up the manager's descriptors one by one.
         h.start(extraArgs: ["--no-start"], wrapper: [Self.prlimit!, "--nofile=48:48"])
-        for i in 0..<40 { _ = h.tend("start", "s\(i)", "--no-block") }
-        var answer = CommandResult(status: 0, stdout: "", stderr: "")
-        let exhausted = waitUntil(10) {
-            answer = h.tend(["list"], timeout: 5)
-            return answer.stderr.contains("out of file descriptors")
+        var held: [ControlClient] = []
+        var refusal: ControlError?
+        for _ in 0..<60 where refusal == nil {
+            let c = try ControlClient(stateDir: h.state)
+            do {
+                _ = try c.subscribe(units: [])
+                held.append(c)
+            } catch {
+                refusal = error
+            }
         }
-        #expect(exhausted, "the manager never ran out: \(answer.stderr)")
-        guard exhausted else { return }
+        #expect(refusal?.message.contains("out of file descriptors") == true, "\(String(describing: refusal)) after \(held.count)")
+        #expect(held.count > 5)
         // While clients keep being turned away, the manager sleeps between them.
         let before = Self.cpuTicks(h.pid)
         for _ in 0..<5 { _ = h.tend(["list"], timeout: 5) }
         usleep(500_000)
         #expect(Self.cpuTicks(h.pid) - before < 20, "CPU ticks (10 ms) used while refusing clients")
+        // Once a client goes, the manager answers again.
+        held.removeLast()
+        #expect(waitUntil(5) { h.tend("list").status == 0 })
     }
 
     static func cpuTicks(_ pid: Int32) -> Int {
