@@ -58,17 +58,27 @@ public final class ControlClient {
     /// event loop of their own.
     public func send(_ request: ControlRequest) throws(ControlError) { try write(request.bytes()) }
 
+    /// A manager that turns the client away (out of descriptors, access denied) may close before the request is
+    /// written: that is not a SIGPIPE, and its answer is still read.
     private func write(_ bytes: [UInt8]) throws(ControlError) {
         do {
-            try Posix.write(fd, bytes)
+            try Posix.send(fd, bytes)
         } catch {
             throw ControlError(.connectionFailed, "Failed to send the request to the manager: \(error)")
         }
     }
 
     private func exchange(_ bytes: [UInt8]) throws(ControlError) -> JSON {
-        try write(bytes)
-        guard let line = try readLine() else {
+        var reply: [UInt8]?
+        do {
+            try write(bytes)
+            reply = try readLine()
+        } catch let sendError {
+            // The manager may have answered before it closed (a refusal): that answer is the reply.
+            guard let answer = try? readLine() else { throw sendError }
+            reply = answer
+        }
+        guard let line = reply else {
             throw ControlError(.protocolError, "The manager closed the connection without a reply.")
         }
         do {

@@ -53,6 +53,21 @@ public enum Posix {
         return done
     }
 
+    /// Writes all of `bytes` to a socket without raising SIGPIPE when the peer has gone (EPIPE is thrown).
+    public static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n >= 0 {
+                done += n
+                continue
+            }
+            let e = Glibc.errno
+            if e == EINTR { continue }
+            throw SystemError("send", errno: e)
+        }
+    }
+
     @discardableResult
     public static func write(_ fd: Int32, _ bytes: [UInt8]) throws -> Int {
         try bytes.withUnsafeBytes { try write(fd, $0) }
