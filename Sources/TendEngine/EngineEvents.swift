@@ -28,8 +28,6 @@ final class EngineObservers {
     }
 
     var isEmpty: Bool { handlers.isEmpty }
-    /// Every observer, of events and of logs.
-    var count: Int { handlers.count + logHandlers.count }
 
     /// Observers of log records: each gets the unit's name and a chunk of whole records (newline-terminated
     /// lines in the store's format), as the log writer was handed them.

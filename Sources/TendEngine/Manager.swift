@@ -199,8 +199,7 @@ public final class Manager {
             return
         }
         guard unit.loadState == .loaded, unit.isService || unit.isTarget else {
-            let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
-            completion(JobFailure(.badSetting, "Unit \(unit.name) has a bad setting:\n" + errors.joined(separator: "\n")))
+            completion(JobFailure(.badSetting, unit.badSettingMessage))
             return
         }
         if shuttingDown && kind != .stop {
@@ -395,8 +394,6 @@ public final class Manager {
     /// as `subscribe`; `unsubscribe` ends it. Costs nothing while no one listens.
     public func subscribeLogs(_ handler: @escaping (String, [UInt8]) -> Void) -> UInt64 { observers.addLogs(handler) }
 
-    /// How many observers are registered (the control server's subscriptions, tests).
-    public var observerCount: Int { observers.count }
 
     func publishState(_ unit: Unit) {
         guard !observers.isEmpty else { return }

@@ -153,8 +153,7 @@ public final class JobScheduler {
                 completion?(.done, nil)
                 return
             }
-            let errors = unit.diagnostics.filter { $0.severity == .error }.map(\.description)
-            completion?(.failed, "Unit \(anchor) has a bad setting:\n" + errors.joined(separator: "\n"))
+            completion?(.failed, unit.badSettingMessage)
             return
         }
         if cachedGraph?.isKnown(anchor) != true { cachedGraph = nil }

@@ -27,17 +27,12 @@ final class ProcessTracker {
         self.reactor = reactor
     }
 
-    /// How many live processes are tracked (tests).
-    var trackedPIDs: Int { owner.count }
-
     /// A command was spawned for `unit`: track it (its pid is also its session: the spawner calls setsid).
     func track(_ p: SpawnedProcess, unit: Unit, role: ProcessRole) {
         owner[p.pid] = (unit, role)
         if p.pidfd >= 0 { unit.pidfds[p.pid] = p.pidfd }
         unit.sessions.insert(p.pid)
     }
-
-    func isTracked(_ pid: Int32, by unit: Unit) -> Bool { owner[pid]?.unit === unit }
 
     // MARK: Signals
 

@@ -115,6 +115,11 @@ public final class Unit {
         }
     }
 
+    /// Why a job can't run on a unit whose file did not load: its errors, `file:line` first.
+    var badSettingMessage: String {
+        "Unit \(name) has a bad setting:\n" + diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n")
+    }
+
     /// The service's state, if the unit is a service: read fields through it (`service.machine.mainPID`).
     public var service: ServiceUnit? {
         if case .service(let s) = kind { return s }
