@@ -87,7 +87,7 @@ final class NotifyReceiver {
             return
         }
         // An accepted message may change who may send (MAINPID=, NOTIFYACCESS=): judge everyone afresh.
-        refused.removeAll(keepingCapacity: true)
+        if !refused.isEmpty { refused.removeAll(keepingCapacity: true) }
         let msg: NotifyMessage
         do {
             msg = try NotifyMessage.parse(buffer[0..<d.length])
