@@ -18,6 +18,9 @@ public enum ControlProtocol {
     /// The most log records `status` returns per unit: the manager reads them on its only thread, so a client
     /// asking for a hundred million would stall supervision (`tend logs` reads the files itself, without limit).
     public static let maxStatusLines = 1000
+    /// ... and at most this many bytes of them (records may be up to LineMax= long): the oldest lines that don't
+    /// fit are left out, so one request costs the manager at most a few milliseconds of reading.
+    public static let maxStatusLogBytes = 1 << 20
     public static let socketName = "control.sock"
 }
 

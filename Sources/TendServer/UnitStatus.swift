@@ -56,7 +56,8 @@ public enum UnitStatusJSON {
         u.setupError = unit.lastSetupError
         if !unit.diagnostics.isEmpty { u.diagnostics = unit.diagnostics.map(\.description) }
         if logLines > 0 {
-            let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines)
+            let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines,
+                                                                 maxBytes: ControlProtocol.maxStatusLogBytes)
             u.log = records.map { String(decoding: $0, as: UTF8.self) }
         }
         return u

@@ -177,6 +177,35 @@ func record(_ us: UInt64, _ text: String, _ format: LogTimestampFormat = .iso) -
         #expect(numbers.count > 400)
     }
 
+    /// LogMaxUse= bounds the whole store, `current` included, at every moment; and a LogMaxUse= below
+    /// LogMaxSize= still keeps history (the segment size shrinks to half of it).
+    @Test(arguments: [(UInt64(64 << 10), UInt64(256 << 10)), (UInt64(1 << 20), UInt64(64 << 10))])
+    func maxUseCountsCurrentAndKeepsHistory(maxSize: UInt64, maxUse: UInt64) throws {
+        let dir = TempDir()
+        let writer = try LogWriter()
+        let settings = LogSettings(directory: dir.path, maxSize: maxSize, maxFiles: 1000, maxUse: maxUse, timestamp: .iso)
+        let index = writer.register(settings)
+        var t: UInt64 = 1_795_000_000_000_000
+        var largest: UInt64 = 0
+        for i in 0..<20_000 {
+            t += 1
+            _ = writer.submit(index, Array(record(t, "line \(i) " + String(repeating: "y", count: 40)).utf8), lines: 1, first: t)
+            if i % 500 == 499 {
+                while !writer.isIdle { usleep(200) }
+                let used = LogReader.files(in: dir.path).reduce(UInt64(0)) { total, path in
+                    var st = stat()
+                    return stat(path, &st) == 0 ? total + UInt64(st.st_size) : total
+                }
+                largest = max(largest, used)
+            }
+        }
+        writer.stop()
+        #expect(largest <= maxUse, "the store used \(largest) bytes with LogMaxUse=\(maxUse)")
+        #expect(largest > maxUse / 2, "the store keeps close to LogMaxUse= of history, not much less")
+        #expect(!LogReader.segments(in: dir.path).isEmpty, "rotation keeps at least one segment of history")
+        #expect(settings.segmentSize <= maxUse / 2)
+    }
+
     @Test func followerReadsAcrossRotation() throws {
         let dir = TempDir()
         let writer = try LogWriter()

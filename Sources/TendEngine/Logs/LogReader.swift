@@ -53,14 +53,16 @@ public enum LogReader {
         return n > 0 ? LogFormat.timestamp(buf[0..<n]) : nil
     }
 
-    /// The last `count` records of the files, oldest first (reading backwards from the end).
-    public static func tail(directory: String, count: Int) -> [[UInt8]] {
+    /// The last `count` records of the files, oldest first (reading backwards from the end), within `maxBytes`
+    /// of them: a request's cost is bounded by bytes as well as by lines (records of up to LineMax= each).
+    public static func tail(directory: String, count: Int, maxBytes: Int = .max) -> [[UInt8]] {
         guard count > 0 else { return [] }
         // Usually `current` alone holds enough: list the segments only when it doesn't.
-        var result = tail(path: directory + "/current", count: count)
+        var budget = maxBytes
+        var result = tail(path: directory + "/current", count: count, budget: &budget)
         if result.count >= count { return result }
-        for path in segments(in: directory).map(\.path).reversed() {
-            let lines = tail(path: path, count: count - result.count)
+        for path in segments(in: directory).map(\.path).reversed() where budget > 0 {
+            let lines = tail(path: path, count: count - result.count, budget: &budget)
             result = lines + result
             if result.count >= count { break }
         }
@@ -68,12 +70,20 @@ public enum LogReader {
     }
 
     static func tail(path: String, count: Int) -> [[UInt8]] {
-        guard count > 0, let fd = try? Posix.open(path, O_RDONLY) else { return [] }
+        var budget = Int.max
+        return tail(path: path, count: count, budget: &budget)
+    }
+
+    /// The last `count` whole records of one file that fit in `budget` bytes; `budget` is reduced by what was
+    /// read, and set to 0 when the limit cut the answer short (so no older file is read).
+    static func tail(path: String, count: Int, budget: inout Int) -> [[UInt8]] {
+        guard count > 0, budget > 0, let fd = try? Posix.open(path, O_RDONLY) else { return [] }
         defer { Posix.close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return [] }
         let size = Int(st.st_size)
-        let (start, _) = startOfLast(count, fd: fd, size: size)
+        let (start, found) = startOfLast(count, fd: fd, size: size, limit: budget)
+        budget = found < count && start > 0 ? 0 : budget - (size - start)
         guard size > start else { return [] }
         var buf = [UInt8](repeating: 0, count: size - start)
         let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
@@ -84,15 +94,19 @@ public enum LogReader {
     }
 
     /// The offset of the `n`-th last record of a file (0 when it has fewer), and how many records follow it.
-    static func startOfLast(_ n: Int, fd: Int32, size: Int) -> (Int, Int) {
+    /// With a `limit`, only the last `limit` bytes are looked at: the answer is then the oldest record that starts
+    /// within them (the file's size and 0 records when not even the last one fits).
+    static func startOfLast(_ n: Int, fd: Int32, size: Int, limit: Int = .max) -> (Int, Int) {
         guard n > 0, size > 0 else { return (size, 0) }
+        let floor = limit >= size ? 0 : size - limit
         var end = size
         var newlines = 0
+        var oldestStart = size
         var buf = [UInt8](repeating: 0, count: 65536)
         // The newline at size-1 closes the last record; a last record cut short has none.
         var skipLast = true
-        while end > 0 {
-            let start = max(0, end - buf.count)
+        while end > floor {
+            let start = max(floor, end - buf.count)
             let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
             guard got > 0 else { break }
             var i = got - 1
@@ -102,13 +116,15 @@ public enum LogReader {
                         skipLast = false
                     } else {
                         newlines += 1
-                        if newlines == n { return (start + i + 1, n) }
+                        oldestStart = start + i + 1
+                        if newlines == n { return (oldestStart, n) }
                     }
                 }
                 i -= 1
             }
             end = start
         }
+        if floor > 0 { return (oldestStart, newlines) }
         return (0, newlines + 1)
     }
 

@@ -18,6 +18,14 @@ public struct LogSettings: Sendable, Equatable {
         self.maxUse = maxUse
         self.timestamp = timestamp
     }
+
+    /// The size at which `current` rotates: LogMaxSize=, but never more than half of LogMaxUse=, so that the
+    /// store keeps at least one segment of history and `current` growing to its limit can't push the total past
+    /// LogMaxUse= (journald likewise caps a file at a fraction of SystemMaxUse=).
+    public var segmentSize: UInt64 { max(4096, min(maxSize, maxUse / 2)) }
+
+    /// What the rotated segments may use together: LogMaxUse= less the room `current` may grow into.
+    var segmentBudget: UInt64 { maxUse > segmentSize ? maxUse - segmentSize : 0 }
 }
 
 /// The log store's writer: a thread of its own that appends records to each unit's `current` file, rotates
@@ -195,7 +203,7 @@ final class UnitFile {
     /// Appends complete records; returns how many lines were lost.
     func append(_ bytes: [UInt8], lines: Int, first: UInt64) -> Int {
         if let err = open() { return fail(lines, err) }
-        if size > 0 && size + UInt64(bytes.count) > settings.maxSize { rotate() }
+        if size > 0 && size + UInt64(bytes.count) > settings.segmentSize { rotate() }
         var data = bytes
         if let episode = failing {
             // Say in the log itself what is missing, before the first record that made it.
@@ -262,11 +270,14 @@ final class UnitFile {
         prune()
     }
 
+    /// Runs right after a rotation, so `current` is new: the segments are pruned to LogMaxUse= less the room
+    /// `current` may still grow into, and the store as a whole never exceeds LogMaxUse= (by more than one write
+    /// batch, which is never split across files).
     private func prune() {
         var segments = LogReader.segments(in: settings.directory)
-        var total = segments.reduce(UInt64(0)) { $0 + $1.size } + size
+        var total = segments.reduce(UInt64(0)) { $0 + $1.size }
         while let oldest = segments.first,
-            segments.count > settings.maxFiles || total > settings.maxUse
+            segments.count > settings.maxFiles || total > settings.segmentBudget
         {
             unlink(oldest.path)
             total -= oldest.size
