@@ -42,6 +42,9 @@ public final class Manager {
     /// The log store's writer thread, and the manager's own log (`LOG_DIR/tend/`).
     public let logWriter: LogWriter
     private var managerLog: LogSink!
+    /// The manager's own messages are rate-limited like a unit's log (journald's default for a unit: 10,000 per
+    /// 30 s), so a crash loop without a start limit can't fill a disk through the manager's stderr.
+    public var messageLimit = MessageRateLimit()
 
     /// Every unit known, by name.
     public var units: [String: Unit] { registry.units }
@@ -76,8 +79,29 @@ public final class Manager {
 
     /// The manager's messages: into its own log and to `logHandler`.
     public func report(_ level: LogLevel, _ message: String) {
+        let (allowed, ended) = messageLimit.admit(now: system.monotonicNow)
+        if ended > 0 { reportSuppressed(ended) }
+        guard allowed else {
+            if messageLimit.suppressed == 1, let end = messageLimit.windowEnd {
+                // Said when the window ends even if the manager has nothing more to say then.
+                loop.setDeadline(ObjectIdentifier(self), slot: 0, at: end) { [unowned self] in
+                    let n = self.messageLimit.endWindow()
+                    if n > 0 { self.reportSuppressed(n) }
+                }
+            }
+            return
+        }
+        emit(level, message)
+    }
+
+    private func emit(_ level: LogLevel, _ message: String) {
         managerLog.note(level == .info || level == .debug ? message : "\(level.rawValue): \(message)")
         logHandler(level, message)
+    }
+
+    private func reportSuppressed(_ n: Int) {
+        loop.cancelDeadline(ObjectIdentifier(self), slot: 0)
+        emit(.warning, "Suppressed \(n) messages of the manager (rate limit: \(messageLimit.burst) per \(messageLimit.interval)).")
     }
 
     /// Writes what the log writer still holds and stops it (at exit).
