@@ -5,13 +5,9 @@
 
 /// A TAI64N label: `2^62 + 10 + unix seconds` (libtai's constant 10), then nanoseconds, both big-endian.
 public struct TAI64N: Equatable, Sendable {
-    public var unixSeconds: Int64
-    public var nanoseconds: UInt32
+    public var unixSeconds: Int64, nanoseconds: UInt32
 
-    public init(unixSeconds: Int64, nanoseconds: UInt32) {
-        self.unixSeconds = unixSeconds
-        self.nanoseconds = nanoseconds
-    }
+    public init(unixSeconds: Int64, nanoseconds: UInt32) { (self.unixSeconds, self.nanoseconds) = (unixSeconds, nanoseconds) }
 
     static let base: UInt64 = 0x4000_0000_0000_000A
 
