@@ -2,38 +2,33 @@ import Glibc
 import Testing
 import TendModel
 import TendSystem
+import TendEngine
 
-/// The supervise/ records tend's model writes, read by the real daemontools and runit tools. The test process
-/// plays the supervisor's part of the protocol (the FIFO readers and the status file) so that only the format
-/// is under test here.
+/// tend's supervise/ (`SuperviseDirectory`: lock, FIFOs, status files) against the real daemontools and runit
+/// tools: what they read from it, what they write into it, and the lock they fight over.
 struct SuperviseInteropTests {
-    /// A service directory with supervise/{ok,control} FIFOs held open for reading, as a supervisor holds them.
-    final class FakeSupervised {
+    /// A service directory whose supervise/ is held by `SuperviseDirectory`, as tend will hold it.
+    final class Supervised {
         let dir: String
-        var readers: [Int32] = []
+        var held: SuperviseDirectory?
 
         init(down: Bool = false) {
             var template = Array("/tmp/tend-sv-XXXXXX".utf8CString)
             dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-            try? Posix.mkdirs(dir + "/supervise", mode: 0o700)
-            for fifo in ["ok", "control"] {
-                _ = mkfifo(dir + "/supervise/" + fifo, 0o600)
-                readers.append(open(dir + "/supervise/" + fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC))
-            }
+            let run = dir + "/run"
+            let fd = creat(run, 0o755)
+            _ = try? Posix.write(fd, Array("#!/bin/sh\nexec sleep 30\n".utf8))
+            Posix.close(fd)
             if down { _ = creat(dir + "/down", 0o644) }
         }
 
-        func write(_ status: SuperviseStatus) {
-            let path = dir + "/supervise/status"
-            let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            _ = try? Posix.write(fd, status.bytes)
-            Posix.close(fd)
-            _ = rename(path + ".new", path)
-        }
+        func take() throws(SuperviseDirectory.Refusal) { held = try SuperviseDirectory(serviceDirectory: dir) }
+
+        func write(_ status: SuperviseStatus) { #expect(held?.write(status) == nil) }
 
         func release() {
-            for fd in readers { Posix.close(fd) }
-            readers = []
+            held?.close()
+            held = nil
         }
 
         deinit {
@@ -50,8 +45,12 @@ struct SuperviseInteropTests {
 
     @Test(.enabled(if: Posix.isExecutable("/usr/bin/svstat"), "needs daemontools' svstat and svok (installed by .ci/run)"))
     func svstatAndSvokReadOurStatus() {
-        let s = FakeSupervised()
+        let s = Supervised()
+        #expect(runCommand(["/usr/bin/svok", s.dir]).status == 100)
+        #expect(throws: Never.self) { try s.take() }
         s.write(SuperviseStatus(since: Self.now, pid: getpid(), want: .up, state: .run))
+        #expect(String(decoding: Posix.readFile(s.dir + "/supervise/pid") ?? [], as: UTF8.self) == "\(getpid())\n")
+        #expect(String(decoding: Posix.readFile(s.dir + "/supervise/stat") ?? [], as: UTF8.self) == "run\n")
         let up = runCommand(["/usr/bin/svstat", s.dir])
         #expect(up.stdout.hasPrefix("\(s.dir): up (pid \(getpid())) "), "\(up.stdout)")
         #expect(up.stdout.contains(" seconds"))
@@ -69,7 +68,8 @@ struct SuperviseInteropTests {
 
     @Test(.enabled(if: Posix.isExecutable("/usr/bin/sv"), "needs runit's sv (installed by .ci/run)"))
     func runitSvReadsOurStatus() {
-        let s = FakeSupervised(down: true)
+        let s = Supervised(down: true)
+        #expect(throws: Never.self) { try s.take() }
         s.write(SuperviseStatus(since: Self.now, pid: getpid(), want: .up, state: .run))
         let run = runCommand(["/usr/bin/sv", "status", s.dir])
         // `run: DIR: (pid N) 5s, normally down`
@@ -87,14 +87,59 @@ struct SuperviseInteropTests {
     }
 
     @Test(.enabled(if: Posix.isExecutable("/usr/bin/svc"), "needs daemontools' svc (installed by .ci/run)"))
-    func svcWritesLettersOurParserAccepts() {
-        let s = FakeSupervised()
+    func svcLettersAreReadAndGarbageIsReported() throws {
+        let s = Supervised()
+        try s.take()
         let r = runCommand(["/usr/bin/svc", "-udopchaitkx", s.dir])
         #expect(r.status == 0, "\(r.stderr)")
-        var buf = [UInt8](repeating: 0, count: 64)
-        let n = read(s.readers[1], &buf, buf.count)
-        let letters = Array(buf[0..<max(0, n)])
-        #expect(letters == Array("udopchaitkx".utf8))
-        #expect(letters.allSatisfy { SuperviseCommand(letter: $0) != nil })
+        let fd = open(s.dir + "/supervise/control", O_WRONLY | O_NONBLOCK)
+        _ = try? Posix.write(fd, Array("Z\n".utf8))
+        Posix.close(fd)
+        let read = s.held!.readCommands()
+        #expect(read.commands.map(\.letter) == Array("udopchaitkx".utf8))
+        #expect(read.commands.map(\.command).prefix(4) == [.up, .down, .once, .signal(SIGSTOP)])
+        #expect(read.garbage == ["\(s.dir): ignored byte 0x5a written to supervise/control",
+                                 "\(s.dir): ignored byte 0xa written to supervise/control"])
+        #expect(s.held!.readCommands().commands.isEmpty)  // drained, and no end-of-file: tend holds a writer
+    }
+
+    @Test(.enabled(if: Posix.isExecutable("/usr/bin/supervise"), "needs daemontools' supervise (installed by .ci/run)"))
+    func aLiveSuperviseIsRefusedAndADeadOnesLockIsTakenOver() throws {
+        let s = Supervised()
+        // A real supervise on the directory first: tend must refuse the directory while it lives.
+        guard let (pid, pidfd) = spawnProcess(["/usr/bin/supervise", s.dir], environment: Posix.environment(),
+                                              stdio: [-1, -1, -1], newSession: true) else {
+            Issue.record("could not start supervise")
+            return
+        }
+        defer { Posix.close(pidfd) }
+        #expect(waitUntil(15) { runCommand(["/usr/bin/svok", s.dir]).status == 0 })
+        #expect(throws: SuperviseDirectory.Refusal.locked(s.dir)) { try s.take() }
+        #expect(SuperviseDirectory.Refusal.locked(s.dir).description.contains("held by another supervisor"))
+        _ = kill(-pid, SIGKILL)  // supervise and its ./run, one process group
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // Its supervise/ is left behind with a stale lock: taken over.
+        try s.take()
+        // And now the real supervise refuses the directory tend holds.
+        let second = runCommand(["/usr/bin/supervise", s.dir], timeout: 15)
+        #expect(second.status == 111, "\(second.stderr)")
+        #expect(second.stderr.contains("unable to acquire"), "\(second.stderr)")
+        s.release()
+        #expect(runCommand(["/usr/bin/svok", s.dir]).status == 100)
+    }
+
+    @Test func aStatusThatCannotBeWrittenIsAMessageNotACrash() throws {
+        let s = Supervised()
+        try s.take()
+        // A directory in the way of status.new fails the write even for root (a read-only mode would not).
+        #expect(mkdir(s.dir + "/supervise/status.new", 0o700) == 0)
+        let message = s.held!.write(SuperviseStatus(since: Self.now, pid: 1, state: .run))
+        #expect(message?.hasPrefix("\(s.dir): could not update supervise/status: open \(s.dir)/supervise/status.new: ") == true,
+                "\(message ?? "nil")")
+        // The lock and FIFOs are untouched: clients still see a supervisor.
+        let ok = open(s.dir + "/supervise/ok", O_WRONLY | O_NONBLOCK)
+        #expect(ok >= 0)
+        if ok >= 0 { Posix.close(ok) }
     }
 }
