@@ -10,11 +10,30 @@ import TendFormat
 @main
 struct Entry {
     static func main() {
-        let args = Array(CommandLine.arguments.dropFirst())
+        let args = attachingDashValues(Array(CommandLine.arguments.dropFirst()))
         if args.first == "daemon" { DaemonExec.run(Array(args.dropFirst())) }
         if let code = FastPath.run(args) { exit(code) }
-        Tend.main()
+        Tend.main(args)
     }
+}
+
+/// journalctl's `--since -5min` (a value that starts with a dash) is taken as an option by ArgumentParser:
+/// the value is attached (`--since=-5min`) before parsing, for the options whose values may start with one.
+func attachingDashValues(_ args: [String]) -> [String] {
+    let options = ["--since": "--since", "-S": "--since", "--until": "--until", "-U": "--until"]
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+        if args[i] == "--" { out += args[i...]; break }
+        if let long = options[args[i]], i + 1 < args.count, args[i + 1].hasPrefix("-"), args[i + 1].count > 1 {
+            out.append(long + "=" + args[i + 1])
+            i += 2
+            continue
+        }
+        out.append(args[i])
+        i += 1
+    }
+    return out
 }
 
 struct Tend: ParsableCommand {

@@ -100,6 +100,35 @@ struct LogTests {
         #expect(numbers.first! >= 48, "it began with the last three records, not the whole log")
     }
 
+    /// `--since -5min` as the README and `--help` show it, with the value as its own word (a value that starts
+    /// with a dash), for `--until`, `-S` and `-U` too.
+    @Test func relativeTimesWorkAsSeparateWords() {
+        let h = DaemonHarness()
+        let dir = h.logs + "/web.service"
+        try? Posix.mkdirs(dir)
+        let now = Posix.realtimeMicroseconds
+        var text = ""
+        for i in (0..<10).reversed() {  // records 30 s, 90 s, ... 570 s old, oldest first
+            var stamp: [UInt8] = []
+            LogFormat.appendTimestamp(now - UInt64(i * 60 + 30) * 1_000_000, .iso, to: &stamp)
+            text += String(decoding: stamp, as: UTF8.self) + " out 7 age \(i)\n"
+        }
+        h.writeFile(dir + "/current", text)
+        func query(_ args: String...) -> CommandResult {
+            runCommand([tendBinary, "logs", "web", "-o", "cat", "--log-dir", h.logs] + args)
+        }
+        let recent = ["age 4", "age 3", "age 2", "age 1", "age 0"]
+        let older = ["age 9", "age 8", "age 7", "age 6", "age 5"]
+        for args in [["--since", "-5min"], ["-S", "-5min"], ["--since=-5min"]] {
+            let r = runCommand([tendBinary, "logs", "web", "-o", "cat", "--log-dir", h.logs] + args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            #expect(r.stdout.split(separator: "\n").map(String.init) == recent, "\(args)")
+        }
+        let until = query("--until", "-5min")
+        #expect(until.stdout.split(separator: "\n").map(String.init) == older, "\(until.stderr)")
+        #expect(query("-U", "-5min", "-S", "-7min").stdout.split(separator: "\n").map(String.init) == ["age 6", "age 5"])
+    }
+
     @Test func sinceAndUntilAreExactAtTheBoundaries() {
         // Offline: a log directory written by hand, read without a manager.
         let h = DaemonHarness()
