@@ -45,7 +45,7 @@ struct Tend: ParsableCommand {
             DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self,
             Verify.self,
-            Notify.self, Enable.self, Disable.self, IsEnabled.self, ListDependencies.self, AnalyzeCommand.self,
+            Notify.self, Enable.self, Disable.self, IsEnabled.self, IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
         ])
 }
 

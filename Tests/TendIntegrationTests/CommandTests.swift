@@ -76,6 +76,29 @@ struct CommandTests {
         #expect(h.tend("kill", "pair", "-s", "SIGNOPE").status != 0)
     }
 
+    /// systemctl's is-active / is-failed: the state per unit, in the order asked, and its exit statuses.
+    @Test func isActiveAndIsFailedAsSystemctl() {
+        let h = DaemonHarness()
+        h.writeUnit("up.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.writeUnit("broken.service", "[Service]\nExecStart=/bin/sh -c 'exit 3'\n")
+        h.start()
+        #expect(h.waitFor("up", sub: "running"))
+        #expect(h.waitFor("broken", sub: "failed"))
+        let both = h.tend("is-active", "up", "broken.service", "nosuch")
+        #expect(both.status == 0)
+        #expect(both.stdout == "active\nfailed\ninactive\n")
+        let down = h.tend("is-active", "broken")
+        #expect(down.status == 3 && down.stdout == "failed\n")
+        #expect(h.tend("is-active", "--quiet", "nosuch").stdout.isEmpty)
+        #expect(h.tend("is-active", "-q", "nosuch").status == 3)
+        let failed = h.tend("is-failed", "broken")
+        #expect(failed.status == 0 && failed.stdout == "failed\n")
+        let notFailed = h.tend("is-failed", "up", "nosuch")
+        #expect(notFailed.status == 1 && notFailed.stdout == "active\ninactive\n")
+        let json = h.tend("is-active", "up", "-o", "json")
+        #expect(json.stdout.contains("\"active\" : \"active\"") || json.stdout.contains("\"active\": \"active\""))
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
