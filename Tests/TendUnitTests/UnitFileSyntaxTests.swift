@@ -296,6 +296,21 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(throws: WordSplitError.unterminatedQuote) { try splitWordStrings("'abc") }
     }
 
+    /// Exec lines keep an escape cunescape() doesn't know, backslash included (EXTRACT_UNESCAPE_RELAX), as
+    /// systemd does; a word that is exactly `\;` is a literal `;`; the known escapes are still decoded.
+    @Test func execLinesKeepUnknownEscapesAsWritten() {
+        let (config, diags) = parseService(#"ExecStart=/bin/prog '\w+\K' \;x \; a\tb \x41 \x00 'q\ z' \d"#)
+        #expect(errors(diags).isEmpty, "\(texts(diags))")
+        #expect(config.execStart.first?.words == ["/bin/prog", #"\w+\K"#, #"\;x"#, ";", "a\tb", "A", #"\x00"#, #"q\ z"#, #"\d"#])
+        #expect(config.execStart.count == 1, "an escaped semicolon separates nothing")
+        let (two, _) = parseService("ExecStart=/bin/echo a ; /bin/echo b")
+        #expect(two.execStart.map(\.words) == [["/bin/echo", "a"], ["/bin/echo", "b"]])
+        let (trailing, d2) = parseService(#"ExecStart=/bin/echo x\\"#)
+        #expect(errors(d2).isEmpty && trailing.execStart.first?.words == ["/bin/echo", #"x\"#])
+        // Elsewhere (Environment=) systemd is strict, and so is tend.
+        #expect(throws: WordSplitError.invalidEscape(#"\w"#)) { try splitWordStrings(#"\w"#) }
+    }
+
     @Test func invalidEscapeInADirectiveNamesIt() {
         let (_, diags) = parseService(#"Environment=A=\q"#)
         #expect(texts(diags) == [#"web.service:2: Environment=: invalid escape sequence "\q""#])

@@ -7,7 +7,7 @@ func parseExecLine(_ value: String, resolver: SpecifierResolver, location: Sourc
 {
     let words: [SplitWord]
     do {
-        words = try splitWords(value)
+        words = try splitWords(value, relaxEscapes: true)
     } catch {
         throw ValueError(message: error.description)
     }
@@ -39,7 +39,8 @@ func parseExecLine(_ value: String, resolver: SpecifierResolver, location: Sourc
             throw ValueError(message: "the '+' prefix cannot be combined with '!' or '!!'")
         }
         first.removeFirst(prefixEnd)
-        var texts = current.map(\.text)
+        // A word that is exactly `\;` is a literal `;` argument, not a separator (systemd.service(5)).
+        var texts = current.map { $0.text == "\\;" ? ";" : $0.text }
         texts[0] = decodeUTF8(first)
         if texts[0].isEmpty {
             throw ValueError(message: "empty executable path after the prefixes")

@@ -182,7 +182,11 @@ struct SplitWord: Equatable {
 /// Splits `value` at whitespace into words the way systemd's `extract_first_word()` does with unquoting and C
 /// unescaping: `"…"` and `'…'` quote (also starting mid-word: `ONE='one'` is `ONE=one`), and the C escapes of
 /// systemd.syntax(7) are decoded inside and outside quotes.
-func splitWords(_ value: String) throws(WordSplitError) -> [SplitWord] {
+///
+/// `relaxEscapes` is systemd's EXTRACT_UNESCAPE_RELAX, which `Exec*=` lines use: a backslash sequence that is not
+/// one of cunescape()'s escapes (`\a \b \f \n \r \t \v \\ \" \' \s \xHH \uHHHH \UHHHHHHHH \OOO`) is kept as
+/// written, backslash included (`'\w+\K'` stays `\w+\K`, `\;x` stays `\;x`), and so is a trailing backslash.
+func splitWords(_ value: String, relaxEscapes: Bool = false) throws(WordSplitError) -> [SplitWord] {
     let b = Array(value.utf8)
     let n = b.count
     var words: [SplitWord] = []
@@ -198,7 +202,23 @@ func splitWords(_ value: String) throws(WordSplitError) -> [SplitWord] {
             if quote == 0 && isSpaceByte(c) { break }
             if c == UInt8(ascii: "\\") {
                 plain = false
-                guard i + 1 < n else { throw .trailingBackslash }
+                guard i + 1 < n else {
+                    guard relaxEscapes && quote == 0 else { throw .trailingBackslash }
+                    word.append(c)
+                    i += 1
+                    continue
+                }
+                if relaxEscapes {
+                    let next = b[i + 1]
+                    let known = next != UInt8(ascii: ";") && next != UInt8(ascii: " ") && next != UInt8(ascii: "\t")
+                    if known, let after = try? decodeEscape(b, at: i, into: &word) {
+                        i = after
+                    } else {
+                        word += [c, next]
+                        i += 2
+                    }
+                    continue
+                }
                 i = try decodeEscape(b, at: i, into: &word)
                 continue
             }
