@@ -99,6 +99,20 @@ struct CommandTests {
         #expect(json.stdout.contains("\"active\" : \"active\"") || json.stdout.contains("\"active\": \"active\""))
     }
 
+    /// The arguments a real process gets from an Exec line with escapes systemd keeps as written.
+    @Test func unknownEscapesReachTheProcessAsWritten() {
+        let h = DaemonHarness()
+        h.writeUnit("esc.service", #"""
+            [Service]
+            Type=oneshot
+            ExecStart=/bin/sh -c 'printf "<%%s>" "$$@"; echo' sh '\w+\K' \;x \; \x41
+            """#)
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "esc").status == 0)
+        #expect(waitUntil { h.tend("logs", "esc", "-o", "cat").stdout.contains("<") })
+        #expect(h.tend("logs", "esc", "-o", "cat").stdout.contains(#"<\w+\K><\;x><;><A>"#))
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
