@@ -113,6 +113,21 @@ struct CommandTests {
         #expect(h.tend("logs", "esc", "-o", "cat").stdout.contains(#"<\w+\K><\;x><;><A>"#))
     }
 
+    /// `$VAR` words as systemd expands them: split honouring quotes; `$FOO$FOO` one (unset) name.
+    @Test func bareVariablesSplitWithTheirQuotesInARealProcess() {
+        let h = DaemonHarness()
+        h.writeUnit("vars.service", #"""
+            [Service]
+            Type=oneshot
+            Environment="TWO='two two' too" FOO=foo
+            ExecStart=/bin/sh -c 'printf "<%%s>" "$$@"; echo' sh $TWO $FOO$FOO x$FOO x${FOO}y
+            """#)
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "vars").status == 0)
+        #expect(waitUntil { h.tend("logs", "vars", "-o", "cat").stdout.contains("<") })
+        #expect(h.tend("logs", "vars", "-o", "cat").stdout.contains("<two two><too><x$FOO><xfooy>"))
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")

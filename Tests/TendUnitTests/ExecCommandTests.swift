@@ -124,8 +124,24 @@ import Testing
     }
 
     @Test func bareVariableInsideAWordStaysAsIs() {
-        let c = ExecCommand(words: ["/bin/prog", "a$ONE", "$ONE-x"])
-        #expect(c.expandedWords(environment: env) == ["/bin/prog", "a$ONE", "$ONE-x"])
+        let c = ExecCommand(words: ["/bin/prog", "a$ONE", "x${ONE}y"])
+        #expect(c.expandedWords(environment: env) == ["/bin/prog", "a$ONE", "xoney"])
+    }
+
+    /// systemd >= 252: a word starting with `$` is one variable name, all of it: `$ONE$ONE` names `ONE$ONE` and
+    /// `$ONE-x` names `ONE-x`, both unset, so the words disappear.
+    @Test func aWordStartingWithDollarIsLookedUpWhole() {
+        let c = ExecCommand(words: ["/bin/prog", "$ONE$ONE", "$ONE-x", "$ONE", "end"])
+        #expect(c.expandedWords(environment: env) == ["/bin/prog", "one", "end"])
+        #expect(ExecCommand(words: ["/bin/p", "$A-B"]).expandedWords(environment: ["A-B": "set"]) == ["/bin/p", "set"])
+    }
+
+    /// The value of a `$VAR` word is split honouring its quotes and backslashes.
+    @Test func bareVariableSplittingHonoursQuotes() {
+        let env = ["TWO": "'two two' too", "MIX": #"a "b c" d\ e 'open"#]
+        #expect(ExecCommand(words: ["/bin/p", "$TWO"]).expandedWords(environment: env) == ["/bin/p", "two two", "too"])
+        #expect(ExecCommand(words: ["/bin/p", "$MIX"]).expandedWords(environment: env) == ["/bin/p", "a", "b c", "d e", "open"])
+        #expect(ExecCommand(words: ["/bin/p", "${TWO}"]).expandedWords(environment: env) == ["/bin/p", "'two two' too"])
     }
 
     @Test func doubleDollarIsALiteralDollar() {

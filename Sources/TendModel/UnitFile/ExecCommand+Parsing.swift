@@ -85,10 +85,11 @@ func isValidEnvironmentName(_ s: String) -> Bool {
 }
 
 extension ExecCommand {
-    /// The final argv after systemd's environment variable substitution:
-    /// - `${VAR}` anywhere inside a word is replaced by the value as is (an unset variable by nothing);
-    /// - `$VAR` forming a whole word is replaced by the value split at whitespace (an unset or empty variable
-    ///   drops the word);
+    /// The final argv after systemd's environment variable substitution (replace_env_argv(), systemd >= 252):
+    /// - a word starting with `$` (not `${` or `$$`) names a variable with the whole rest of the word (`$FOO$FOO`
+    ///   names `FOO$FOO`): it is replaced by the value split into words at whitespace, honouring quotes
+    ///   (`TWO='two two' too` gives `two two` and `too`); an unset variable drops the word, an empty one too;
+    /// - elsewhere `${VAR}` is replaced by the value as is (an unset variable by nothing), and `x$FOO` stays;
     /// - `$$` is a literal `$`;
     /// - with the `:` prefix (`noExpansion`) the words are returned unchanged.
     ///
@@ -101,19 +102,50 @@ extension ExecCommand {
         out.reserveCapacity(words.count)
         for word in words {
             let b = Array(word.utf8)
-            // `$NAME` as a word of its own: split into several words.
-            if b.count >= 2, b[0] == UInt8(ascii: "$"), isNameStart(b[1]), b.dropFirst().allSatisfy(isNameChar) {
-                let name = decodeUTF8(b.dropFirst())
-                if let value = environment[name] {
-                    out.append(
-                        contentsOf: value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
-                            .map(String.init))
+            if b.first == UInt8(ascii: "$"), b.count < 2 || (b[1] != UInt8(ascii: "{") && b[1] != UInt8(ascii: "$")) {
+                if let value = environment[decodeUTF8(b.dropFirst())] {
+                    out.append(contentsOf: Self.splitValue(value))
                 }
                 continue
             }
             out.append(Self.substituteBraced(b, environment: environment))
         }
         return out
+    }
+
+    /// A variable's value as words, as systemd splits it for `$VAR` (EXTRACT_UNQUOTE|EXTRACT_RELAX): at
+    /// whitespace, `'…'` and `"…"` quote (a quote left open runs to the end), a backslash takes the next
+    /// character as it is.
+    static func splitValue(_ value: String) -> [String] {
+        let b = Array(value.utf8)
+        var words: [String] = []
+        var i = 0
+        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+        while i < b.count {
+            while i < b.count && isSpace(b[i]) { i += 1 }
+            if i >= b.count { break }
+            var word: [UInt8] = []
+            var quote: UInt8 = 0
+            while i < b.count {
+                let c = b[i]
+                if quote == 0 && isSpace(c) { break }
+                if c == UInt8(ascii: "\\") && quote != UInt8(ascii: "'") && i + 1 < b.count {
+                    word.append(b[i + 1])
+                    i += 2
+                    continue
+                }
+                if quote != 0 && c == quote {
+                    quote = 0
+                } else if quote == 0 && (c == UInt8(ascii: "'") || c == UInt8(ascii: "\"")) {
+                    quote = c
+                } else {
+                    word.append(c)
+                }
+                i += 1
+            }
+            words.append(decodeUTF8(word))
+        }
+        return words
     }
 
     /// Replaces `${NAME}` and `$$` in one word.
