@@ -53,6 +53,13 @@ extension SpecifierContext {
         }
         context.kernelRelease = release
         context.architecture = arch
+        func text(_ path: String) -> String? { Posix.readFile(path, limit: 1 << 16).map { String(decoding: $0, as: UTF8.self) } }
+        context.osRelease = SpecifierContext.parseAssignments(text("/etc/os-release") ?? text("/usr/lib/os-release") ?? "")
+        let hex = { (s: String?) in String((s ?? "").filter { $0.isHexDigit }.prefix(32)) }
+        let machineID = hex(text("/etc/machine-id"))
+        context.machineID = machineID.count == 32 ? machineID : ""
+        context.bootID = hex(text("/proc/sys/kernel/random/boot_id"))
+        context.prettyHostName = SpecifierContext.parseAssignments(text("/etc/machine-info") ?? "")["PRETTY_HOSTNAME"] ?? ""
         return context
     }
 }

@@ -476,14 +476,45 @@ import Testing
             texts(parseService("ExecStart=/bin/echo %Z").diagnostics) == [
                 "web.service:2: ExecStart=: unknown specifier %Z"
             ])
+        // The test context has no machine ID (FakeSystem-style contexts leave it empty).
         #expect(
             texts(parseService("Environment=M=%m").diagnostics) == [
-                "web.service:2: Environment=: specifier %m is not supported by tend"
+                "web.service:2: Environment=: specifier %m: this host has no /etc/machine-id"
             ])
         #expect(
             texts(parseUnit("[Unit]\nDescription=100%").diagnostics) == [
                 "web.service:2: Description=: '%' at the end of the value (write %% for a percent sign)"
             ])
+    }
+
+    /// Every specifier of systemd.unit(5)'s table resolves: os-release fields (empty when unset, as systemd),
+    /// the machine and boot IDs, the pretty host name, the credentials directory.
+    @Test func everySpecifierOfSystemdsTableResolves() throws {
+        var context = testContext
+        context.osRelease = SpecifierContext.parseAssignments("""
+            # os-release
+            ID=debian
+            VERSION_ID="13"
+            PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
+            VARIANT_ID='server'
+            BUILD_ID=2026-12-01
+            """)
+        context.machineID = "0123456789abcdef0123456789abcdef"
+        context.bootID = "fedcba9876543210fedcba9876543210"
+        context.prettyHostName = "Build box"
+        context.kernelRelease = "6.1.0"
+        context.architecture = "x86-64"
+        let r = SpecifierResolver(name: UnitName(parsing: "web.service")!, context: context, fragmentPath: "/etc/tend/units/web.service")
+        #expect(try r.expand("%o %w %W %B [%M] [%A]") == "debian 13 server 2026-12-01 [] []")
+        #expect(try r.expand("%m %b %q %l %v %a") == "0123456789abcdef0123456789abcdef fedcba9876543210fedcba9876543210 Build box \(context.hostName.prefix { $0 != "." }) 6.1.0 x86-64")
+        #expect(try r.expand("%d") == context.runtimeDir + "/credentials/web.service")
+        #expect(try r.expand("%y %Y") == "/etc/tend/units/web.service /etc/tend/units")
+        for c in "aAbBCdEfgGhHiIjJlLmMnNopPqsStTuUvVwWyY%" {
+            #expect(throws: Never.self) { _ = try r.expand("%\(c)") }
+        }
+        context.prettyHostName = ""
+        let plain = SpecifierResolver(name: UnitName(parsing: "web.service")!, context: context)
+        #expect(try plain.expand("%q") == String(context.hostName.prefix { $0 != "." }))
     }
 
     @Test func fragmentPathSpecifiers() {

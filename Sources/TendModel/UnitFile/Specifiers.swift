@@ -33,6 +33,41 @@ public struct SpecifierContext: Sendable {
     public var kernelRelease: String = ""
     /// `%a`: the architecture in systemd's names (`x86-64`, `arm64`, ...).
     public var architecture: String = ""
+    /// os-release(5)'s fields, for `%o` (ID), `%w` (VERSION_ID), `%W` (VARIANT_ID), `%B` (BUILD_ID),
+    /// `%M` (IMAGE_ID) and `%A` (IMAGE_VERSION); a field that isn't set gives an empty string, as in systemd.
+    public var osRelease: [String: String] = [:]
+    /// `%m`: /etc/machine-id (empty when the host has none: the specifier is then an error).
+    public var machineID: String = ""
+    /// `%b`: the boot ID, 32 hex digits.
+    public var bootID: String = ""
+    /// `%q`: PRETTY_HOSTNAME= of /etc/machine-info, else the short host name.
+    public var prettyHostName: String = ""
+
+    /// KEY=value lines as os-release(5) and machine-info(5) write them (values optionally quoted, `#` comments).
+    public static func parseAssignments(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(separator: "\n") {
+            var line = Substring(raw)
+            while let f = line.first, f == " " || f == "\t" { line.removeFirst() }
+            while let l = line.last, l == " " || l == "\t" || l == "\r" { line.removeLast() }
+            guard !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            var value = String(line[line.index(after: eq)...])
+            if let q = value.first, q == "\"" || q == "'", value.count >= 2, value.last == q {
+                value = String(value.dropFirst().dropLast())
+                if q == "\"" {
+                    var unescaped = ""
+                    var escaping = false
+                    for c in value {
+                        if escaping || c != "\\" { unescaped.append(c); escaping = false } else { escaping = true }
+                    }
+                    value = unescaped
+                }
+            }
+            out[key] = value
+        }
+        return out
+    }
 
     public init(
         userName: String, uid: UInt32, home: String, runtimeDir: String, stateDir: String, cacheDir: String,
@@ -151,8 +186,20 @@ struct SpecifierResolver: Sendable {
             let value = c == "v" ? context.kernelRelease : context.architecture
             guard !value.isEmpty else { throw ValueError(message: "specifier %\(c): not known") }
             return value
-        case "A", "b", "B", "d", "m", "M", "o", "w", "W", "q":
-            throw ValueError(message: "specifier %\(c) is not supported by tend")
+        case "o": return context.osRelease["ID"] ?? ""
+        case "w": return context.osRelease["VERSION_ID"] ?? ""
+        case "W": return context.osRelease["VARIANT_ID"] ?? ""
+        case "B": return context.osRelease["BUILD_ID"] ?? ""
+        case "M": return context.osRelease["IMAGE_ID"] ?? ""
+        case "A": return context.osRelease["IMAGE_VERSION"] ?? ""
+        case "m", "b":
+            let value = c == "m" ? context.machineID : context.bootID
+            guard !value.isEmpty else {
+                throw ValueError(message: c == "m" ? "specifier %m: this host has no /etc/machine-id" : "specifier %b: no boot ID")
+            }
+            return value
+        case "q": return context.prettyHostName.isEmpty ? String(context.hostName.prefix(while: { $0 != "." })) : context.prettyHostName
+        case "d": return context.runtimeDir + "/credentials/" + name.description
         default:
             throw ValueError(message: "unknown specifier %\(c)")
         }
