@@ -331,10 +331,21 @@ let huobiUnit = """
         let result = loader.loadFile(path: tree.path("x/api@.service"))
         #expect(result.diagnostics.isEmpty)
         let config = try #require(result.config)
-        #expect(config.name.isTemplate)
-        #expect(config.execStart.first?.words == ["/bin/api", ""])
+        #expect(config.name.description == "api@test_instance.service", "a template is checked as an instance")
+        #expect(config.execStart.first?.words == ["/bin/api", "test_instance"])
         #expect(config.restart == .no)
         #expect(loader.loadFile(path: tree.path("x/none.service")).config == nil)
+    }
+
+    /// `tend verify getty@.service`: what needs an instance is not an error (systemd-analyze verify checks a
+    /// template as `NAME@test_instance`).
+    @Test func verifyOfATemplateUsesAPlaceholderInstance() throws {
+        let tree = TempTree()
+        defer { tree.remove() }
+        tree.write("x/getty@.service", "[Unit]\nAfter=%i.device\nBindsTo=dev-%i.device\n[Service]\nUser=%i\nExecStart=/sbin/agetty %I\n")
+        let result = UnitLoader(searchPaths: [], context: testContext).loadFile(path: tree.path("x/getty@.service"))
+        #expect(result.diagnostics.filter { $0.severity == .error }.isEmpty, "\(result.diagnostics.map(\.description))")
+        #expect(result.config?.user == "test_instance")
     }
 
     @Test func listUnitNamesIsSortedDeduplicatedAndSkipsTemplates() {

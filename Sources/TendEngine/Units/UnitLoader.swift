@@ -64,8 +64,10 @@ public struct UnitLoader: Sendable {
     }
 
     /// One file on its own, the unit name taken from its file name, without drop-ins (for `tend verify FILE`).
+    /// A template is checked as an instance of itself named `test_instance`, as `systemd-analyze verify` does,
+    /// so `After=%i.device` or `User=%i` are not errors.
     public func loadFile(path: String) -> UnitLoadResult {
-        guard let name = UnitName(parsing: baseName(path)) else {
+        guard var name = UnitName(parsing: baseName(path)) else {
             return UnitLoadResult(
                 config: nil,
                 diagnostics: [
@@ -74,6 +76,7 @@ public struct UnitLoader: Sendable {
                         message: "\"\(baseName(path))\" is not a valid unit name")
                 ])
         }
+        if name.isTemplate { name = UnitName(prefix: name.prefix, instance: "test_instance", suffix: name.suffix) }
         var result = parseFile(path, as: name)
         if var config = result.config {
             finalizeServiceConfig(&config)
