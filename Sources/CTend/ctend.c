@@ -113,7 +113,18 @@ static int child_main(void *arg) {
 
     for (int i = 0; i < s->rlimit_count; i++) {
         struct rlimit rl = {(rlim_t)s->rlimits[i].soft, (rlim_t)s->rlimits[i].hard};
-        if (setrlimit(s->rlimits[i].resource, &rl) < 0) child_fail(a, CTEND_STAGE_LIMITS, errno);
+        if (setrlimit(s->rlimits[i].resource, &rl) < 0) {
+            /* systemd's setrlimit_closest(): a limit above the hard limit that can't be raised (EPERM, no
+             * CAP_SYS_RESOURCE) is lowered to the closest one possible instead of failing the start. */
+            struct rlimit highest;
+            if (errno != EPERM || getrlimit(s->rlimits[i].resource, &highest) < 0 || highest.rlim_max == RLIM_INFINITY)
+                child_fail(a, CTEND_STAGE_LIMITS, errno);
+            struct rlimit fixed = {rl.rlim_cur < highest.rlim_max ? rl.rlim_cur : highest.rlim_max,
+                                   rl.rlim_max < highest.rlim_max ? rl.rlim_max : highest.rlim_max};
+            if ((fixed.rlim_cur != highest.rlim_cur || fixed.rlim_max != highest.rlim_max)
+                && setrlimit(s->rlimits[i].resource, &fixed) < 0)
+                child_fail(a, CTEND_STAGE_LIMITS, errno);
+        }
     }
     if (s->set_nice && setpriority(PRIO_PROCESS, 0, s->nice) < 0) child_fail(a, CTEND_STAGE_NICE, errno);
     if (s->umask >= 0) umask((mode_t)s->umask);

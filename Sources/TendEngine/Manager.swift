@@ -393,7 +393,13 @@ public final class Manager {
             } else if role == .main {
                 unit.lastSetupError = nil
             }
-            if role == .main { unit.log?.currentPID = p.pid }
+            if role == .main {
+                unit.log?.currentPID = p.pid
+                for note in system.limitNotes(m.config) {
+                    report(.warning, "\(unit.name): \(note)")
+                    unit.log?.note(note)
+                }
+            }
             return .spawned(role, pid: p.pid, setupFailed: p.failedStage != 0)
         } catch {
             let message = "Failed to spawn '\(kind.rawValue)' task: \(error)"

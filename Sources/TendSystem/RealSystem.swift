@@ -40,6 +40,8 @@ public final class RealSystem: System {
         return (p, e)
     }
 
+    public func limitNotes(_ config: ServiceConfig) -> [String] { Spawner.limitNotes(config) }
+
     public func reapChild() -> (pid: Int32, cause: ExitCause)? {
         var pid: pid_t = 0
         var code: Int32 = 0

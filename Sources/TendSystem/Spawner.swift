@@ -262,6 +262,34 @@ public enum Spawner {
         return (SpawnedProcess(pid: pid, pidfd: pidfd, failedStage: stage, errno: err), message)
     }
 
+    /// The `Limit*=` settings a command won't get as written: above the hard limit, which this process may not
+    /// raise (no CAP_SYS_RESOURCE, as in a container with Docker's default capabilities). The child then takes
+    /// the closest limit possible, as systemd's setrlimit_closest() does; each note says so.
+    public static func limitNotes(_ config: ServiceConfig) -> [String] {
+        guard !config.limits.isEmpty, !hasCapability(24) else { return [] }  // CAP_SYS_RESOURCE
+        var notes: [String] = []
+        for (res, v) in config.limits.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            var current = rlimit()
+            guard getrlimit(__rlimit_resource_t(UInt32(resourceNumber(res))), &current) == 0 else { continue }
+            let hard = UInt64(current.rlim_max)
+            guard hard != UInt64.max, v.hard > hard || v.soft > hard else { continue }
+            notes.append("\(res.rawValue)=\(v.soft == v.hard ? String(v.soft) : "\(v.soft):\(v.hard)") is above the hard limit " +
+                "\(hard), which tend may not raise (no CAP_SYS_RESOURCE): using \(min(v.soft, hard)):\(min(v.hard, hard)), as systemd does.")
+        }
+        return notes
+    }
+
+    /// Whether this process has capability `bit` in its effective set (/proc/self/status CapEff).
+    static func hasCapability(_ bit: Int) -> Bool {
+        guard let bytes = Posix.readFile("/proc/self/status", limit: 1 << 16) else { return false }
+        for line in bytes.split(separator: 10) where line.starts(with: Array("CapEff:".utf8)) {
+            let hex = String(decoding: line.dropFirst(7), as: UTF8.self).filter { $0.isHexDigit }
+            guard let mask = UInt64(hex, radix: 16) else { return false }
+            return mask & (1 << UInt64(bit)) != 0
+        }
+        return false
+    }
+
     static func resourceNumber(_ r: ResourceLimit) -> Int32 {
         switch r {
         case .cpu: return 0

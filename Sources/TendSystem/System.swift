@@ -69,6 +69,8 @@ public protocol System: AnyObject {
 
     /// Starts one command (see `Spawner`): the process, and why its setup failed if it did.
     func spawn(_ request: SpawnRequest) throws -> (process: SpawnedProcess, setupError: String?)
+    /// `Limit*=` settings the command will get lowered to the closest possible value, each as a note.
+    func limitNotes(_ config: ServiceConfig) -> [String]
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
     func reapChild() -> (pid: Int32, cause: ExitCause)?
     /// A pidfd for `pid`, or a negative errno.
@@ -89,4 +91,8 @@ public protocol System: AnyObject {
     func makeNotifySocket(_ path: String) -> Int32
     /// Reads one datagram into `buffer` and its descriptors into `descriptors`; nil when none is waiting.
     func receiveNotify(_ fd: Int32, into buffer: inout [UInt8], descriptors: inout [Int32]) -> NotifyDatagram?
+}
+
+extension System {
+    public func limitNotes(_ config: ServiceConfig) -> [String] { [] }
 }

@@ -85,3 +85,26 @@ extension FileLimitTests {
         #expect(log.contains { $0.string?.hasSuffix(" 3000") == true })
     }
 }
+
+extension FileLimitTests {
+    /// Debian's redis-server.service asks for LimitNOFILE=65535; in a container without CAP_SYS_RESOURCE that is
+    /// above what may be had. As systemd's setrlimit_closest(), the service gets the closest limit and starts,
+    /// and the log (so `tend status`) says so, instead of failing with 205/LIMITS.
+    @Test(.enabled(if: prlimit != nil && access("/usr/bin/setpriv", X_OK) == 0 && getuid() == 0,
+                   "needs root, prlimit and setpriv to drop CAP_SYS_RESOURCE"))
+    func aLimitAboveTheHardLimitIsLoweredToTheClosestAndSaid() throws {
+        let h = DaemonHarness()
+        h.writeUnit("redisish.service", """
+            [Service]
+            LimitNOFILE=65535
+            ExecStart=/bin/sh -c 'echo soft=$(ulimit -Sn) hard=$(ulimit -Hn); exec sleep 1000'
+            """)
+        h.start(wrapper: [Self.prlimit!, "--nofile=1024:4096", "/usr/bin/setpriv", "--bounding-set", "-sys_resource",
+                          "--inh-caps", "-sys_resource", "--"])
+        #expect(h.waitFor("redisish", sub: "running"))
+        #expect(waitUntil(10) { h.tend("logs", "redisish", "-o", "cat").stdout.contains("soft=4096 hard=4096") })
+        let status = h.tend("status", "redisish", "-n", "20").stdout
+        #expect(status.contains("LimitNOFILE=65535 is above the hard limit 4096"), "\(status)")
+        #expect(status.contains("using 4096:4096"))
+    }
+}
