@@ -19,7 +19,7 @@ enum DaemonExec {
         }
         for dir in (Posix.environment()["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/tendd") }
         guard let path = candidates.first(where: Posix.isExecutable) else {
-            printError("tend daemon: the manager binary 'tendd' was not found next to tend or on PATH (build it with 'swift build').")
+            printError("tend daemon: the manager binary 'tendd' was not found next to tend or on PATH; build it with 'swift build --product tendd' (with '-c release' for a release build, beside the tend you run), or put tendd on PATH.")
             exit(1)
         }
         let argv = ["tend", "daemon"] + args

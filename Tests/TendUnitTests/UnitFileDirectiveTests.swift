@@ -272,8 +272,8 @@ import Testing
         let bad = parseService("Environment=NOEQUALS 1X=2 OK=1").diagnostics
         #expect(
             texts(bad) == [
-                #"web.service:2: Environment=: invalid environment assignment "NOEQUALS", ignoring"#,
-                #"web.service:2: Environment=: invalid environment assignment "1X=2", ignoring"#,
+                #"web.service:2: Environment=: invalid environment assignment "NOEQUALS""#,
+                #"web.service:2: Environment=: invalid environment assignment "1X=2""#,
             ])
     }
 
@@ -625,5 +625,33 @@ import Testing
         where !name.hasPrefix("Condition") && !name.hasPrefix("Assert") {
             #expect(docs.contains("`\(name)=`"), "docs/unit-files.md does not mention \(name)=")
         }
+    }
+
+    /// The statements of the docs that a new user acts on agree with the code.
+    @Test func docsStatementsAgreeWithTheCode() throws {
+        var root = #filePath
+        for _ in 0..<3 { root = directoryName(root) }
+        let docs = try readUnitFile(root + "/docs/unit-files.md").get()
+        let readme = try readUnitFile(root + "/README.md").get()
+        let examples = try readUnitFile(root + "/examples/README.md").get()
+        // .wants/ and .requires/ directories work (UnitFileLoaderTests), so the docs don't call them unsupported.
+        let unsupported = docs.split(separator: "\n").filter { $0.contains("Not supported") }
+        #expect(!unsupported.contains { $0.contains(".wants/") || $0.contains(".requires/") })
+        // An empty User= resets it, as in systemd: no error, and the docs say so.
+        #expect(errors(parseService("User=\nExecStart=/bin/true").diagnostics).isEmpty)
+        #expect(docs.contains("An empty value resets it to the default"))
+        // An error never says "ignoring": a unit with an error is refused, not half-read.
+        let bad = ["Description=x", "[Service]\nExecStart /bin/true", "[Service]\n=x", "[Service]\nEnvironment=1X=2",
+                   "[Service]\nA\u{0}B=1"]
+        for text in bad {
+            for d in parseUnit(text).diagnostics where d.severity == .error {
+                #expect(!d.message.contains("ignoring"), "\(d.description)")
+            }
+        }
+        // The examples' build recipe builds the manager too, and the README sends no one to files it lacks.
+        for line in examples.split(separator: "\n") where line.hasPrefix("swift build") && line.contains("--product tend ") {
+            #expect(line.contains("--product tendd"), "\(line)")
+        }
+        #expect(!readme.contains("DESIGN"))
     }
 }

@@ -631,7 +631,7 @@ let directives: [Directive] = {
         guard let words = ctx.words(value) else { return }
         for w in words {
             guard let eq = w.firstIndex(of: "="), isValidEnvironmentName(String(w[..<eq])) else {
-                ctx.error("invalid environment assignment \"\(shortened(w))\", ignoring")
+                ctx.error("invalid environment assignment \"\(shortened(w))\"")
                 continue
             }
             config.environment.append((key: String(w[..<eq]), value: String(w[w.index(after: eq)...])))

@@ -71,11 +71,11 @@ func logicalLines(_ text: String) -> [UnitLine] {
             j += 1
         }
         if hasNUL {
-            result.append(.problem(message: "line contains a NUL byte, ignoring", line: line))
+            result.append(.problem(message: "line contains a NUL byte", line: line))
             return
         }
         if hasReplacement {
-            result.append(.problem(message: "line is not valid UTF-8, ignoring", line: line))
+            result.append(.problem(message: "line is not valid UTF-8", line: line))
             return
         }
         if first == UInt8(ascii: "[") {
@@ -93,13 +93,13 @@ func logicalLines(_ text: String) -> [UnitLine] {
         }
         guard let eq = buf[r].firstIndex(of: UInt8(ascii: "=")) else {
             result.append(
-                .problem(message: "missing '=' in \"\(shortened(decodeUTF8(buf[r])))\", ignoring", line: line))
+                .problem(message: "missing '=' in \"\(shortened(decodeUTF8(buf[r])))\"", line: line))
             return
         }
         let keyRange = trimmedRange(buf, r.lowerBound, eq)
         let valueRange = trimmedRange(buf, eq + 1, r.upperBound)
         if keyRange.isEmpty {
-            result.append(.problem(message: "missing key name before '=', ignoring", line: line))
+            result.append(.problem(message: "missing key name before '='", line: line))
             return
         }
         result.append(.assignment(key: decodeUTF8(buf[keyRange]), value: decodeUTF8(buf[valueRange]), line: line))

@@ -46,7 +46,7 @@ public func parseUnitText(
             }
         case .assignment(let key, let value, let line):
             guard let section else {
-                add(.error, line, nil, "assignment \"\(shortened(key))=\" outside of any section, ignoring")
+                add(.error, line, nil, "assignment \"\(shortened(key))=\" outside of any section")
                 continue
             }
             if !sectionKnown || key.hasPrefix("X-") { continue }
