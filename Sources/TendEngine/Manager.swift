@@ -305,6 +305,10 @@ public final class Manager {
             throw ManagerError("No process of \(u.name) to signal: the unit is not active.")
         }
         if who == .main && m.mainPID == nil { throw ManagerError("No main process of \(u.name) to signal.") }
+        // An active unit may have no process at all (a oneshot with RemainAfterExit=): systemctl fails then too.
+        if who == .all && m.mainPID == nil && m.controlPID == nil && tracker.processes(of: u).isEmpty {
+            throw ManagerError("No process of \(u.name) to signal.")
+        }
         tracker.signal(u, who, signal)
     }
 

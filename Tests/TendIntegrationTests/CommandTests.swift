@@ -128,6 +128,21 @@ struct CommandTests {
         #expect(h.tend("logs", "vars", "-o", "cat").stdout.contains("<two two><too><x$FOO><xfooy>"))
     }
 
+    /// `tend kill` of a unit with no process says so and fails, as systemctl does.
+    @Test func killOfAUnitWithNoProcessFails() {
+        let h = DaemonHarness()
+        h.writeUnit("done.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
+        h.writeUnit("off.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.tend("start", "done").status == 0)
+        #expect(h.active("done") == "active")
+        let r = h.tend("kill", "done")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("No process of done.service to signal"), "\(r.stderr)")
+        let off = h.tend("kill", "off")
+        #expect(off.status != 0 && off.stderr.contains("not active"), "\(off.stderr)")
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
