@@ -16,6 +16,10 @@ struct Logs: ParsableCommand {
             else the default. Several units are merged in time order. Exit status: 0, or 1 on an error.
             """)
     @Argument(help: "Units (all when none is named; 'tend' is the manager's own log).") var units: [String] = []
+    @Option(name: [.customShort("u"), .customLong("unit")], help: "A unit, as journalctl spells it (repeatable).")
+    var unitOptions: [String] = []
+    @Flag(name: [.customShort("e"), .customLong("pager-end")], help: "The end of the log: the last 1000 records unless -n says otherwise (journalctl's -e).")
+    var pagerEnd = false
     @Flag(name: .shortAndLong, help: "Keep printing new records as they are written (across restarts and rotation).")
     var follow = false
     @Option(name: [.customShort("n"), .customLong("lines")], help: "Only the last N records (default: all; 10 with -f).")
@@ -88,7 +92,7 @@ struct Logs: ParsableCommand {
             guard let t = TimeParsing.parse(until, now: now) else { throw CLIError("Failed to parse --until \"\(until)\".") }
             untilUS = t
         }
-        let names = try units.map { raw in
+        let names = try (units + unitOptions).map { raw in
             if raw == "tend" { return "tend" }
             guard let name = UnitName(parsing: raw) else { throw CLIError("Invalid unit name \"\(raw)\".") }
             return name.description
@@ -103,7 +107,7 @@ struct Logs: ParsableCommand {
         }
         return LogQuery(
             logDirectory: logDir ?? managerLogDir() ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
-            last: lines ?? (follow ? 10 : nil), streams: stream.map { [$0.stream] }, matching: matching, reverse: reverse,
+            last: lines ?? (follow ? 10 : pagerEnd ? 1000 : nil), streams: stream.map { [$0.stream] }, matching: matching, reverse: reverse,
             follow: follow)
     }
 

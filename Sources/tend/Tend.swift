@@ -18,13 +18,20 @@ struct Entry {
 }
 
 /// journalctl's `--since -5min` (a value that starts with a dash) is taken as an option by ArgumentParser:
-/// the value is attached (`--since=-5min`) before parsing, for the options whose values may start with one.
+/// the value is attached (`--since=-5min`) before parsing, for the options whose values may start with one;
+/// and `-n50` is split into `-n 50`.
 func attachingDashValues(_ args: [String]) -> [String] {
     let options = ["--since": "--since", "-S": "--since", "--until": "--until", "-U": "--until"]
     var out: [String] = []
     var i = 0
     while i < args.count {
         if args[i] == "--" { out += args[i...]; break }
+        // `-n50`, journalctl's and systemctl's spelling with the count attached.
+        if args[i].hasPrefix("-n"), args[i].count > 2, args[i].dropFirst(2).allSatisfy(\.isNumber) {
+            out += ["-n", String(args[i].dropFirst(2))]
+            i += 1
+            continue
+        }
         if let long = options[args[i]], i + 1 < args.count, args[i + 1].hasPrefix("-"), args[i + 1].count > 1 {
             out.append(long + "=" + args[i + 1])
             i += 2

@@ -129,6 +129,29 @@ struct LogTests {
         #expect(query("-U", "-5min", "-S", "-7min").stdout.split(separator: "\n").map(String.init) == ["age 6", "age 5"])
     }
 
+    /// journalctl's spellings: `-u NAME` (repeatable), `-n50` with the count attached, `-e` for the end.
+    @Test func journalctlSpellingsWork() {
+        let h = DaemonHarness()
+        for unit in ["web", "db"] {
+            try? Posix.mkdirs(h.logs + "/\(unit).service")
+            var text = ""
+            for i in 0..<1500 {
+                var stamp: [UInt8] = []
+                LogFormat.appendTimestamp(1_795_000_000_000_000 + UInt64(i * 2 + (unit == "db" ? 1 : 0)), .iso, to: &stamp)
+                text += String(decoding: stamp, as: UTF8.self) + " out 7 \(unit) \(i)\n"
+            }
+            h.writeFile(h.logs + "/\(unit).service/current", text)
+        }
+        func lines(_ args: String...) -> [String] {
+            runCommand([tendBinary, "logs", "-o", "cat", "--log-dir", h.logs] + args).stdout.split(separator: "\n").map(String.init)
+        }
+        #expect(lines("-u", "web", "-n2") == ["web 1498", "web 1499"])
+        #expect(lines("-u", "web", "-u", "db.service", "-n", "2") == ["web 1499", "db 1499"])
+        #expect(lines("-u", "web", "-e").count == 1000)
+        #expect(lines("-u", "web", "-e", "-n5").count == 5)
+        #expect(lines("web", "-n3").first == "web 1497")
+    }
+
     @Test func sinceAndUntilAreExactAtTheBoundaries() {
         // Offline: a log directory written by hand, read without a manager.
         let h = DaemonHarness()
