@@ -49,7 +49,8 @@ struct Tend: ParsableCommand {
         abstract: "A service manager and process supervisor that runs systemd unit files.",
         version: tendVersion,
         subcommands: [
-            DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, Status.self,
+            DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, ReloadOrRestart.self,
+            Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self,
             Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
@@ -192,6 +193,14 @@ struct Reload: JobCommand {
     @OptionGroup var job: JobOptions
 }
 
+struct ReloadOrRestart: JobCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload-or-restart",
+        abstract: "Reload units that are active and can reload (ExecReload=, Type=notify-reload); restart the others.")
+    static let verb = JobVerb.reloadOrRestart
+    @OptionGroup var job: JobOptions
+}
+
 // MARK: - Status and queries
 
 struct Status: ParsableCommand {
@@ -228,17 +237,25 @@ struct Status: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List units, like systemctl list-units.")
+    static let configuration = CommandConfiguration(
+        abstract: "List units, like systemctl list-units.", aliases: ["list-units"])
     @Flag(name: .shortAndLong, help: "Include inactive units.") var all = false
+    @Option(name: .customLong("state"), parsing: .upToNextOption,
+            help: "Only units in these states: active, inactive, failed, activating, … or a sub-state (comma-separated).")
+    var state: [String] = []
+    @Flag(name: .customLong("failed"), help: "Only failed units (--state=failed).") var failed = false
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        try guarded { try List.execute(all: all, output: client.output, stateDir: client.stateDir) }
+        let states = Set(state.flatMap { $0.split(separator: ",").map(String.init) } + (failed ? ["failed"] : []))
+        try guarded { try List.execute(all: all, output: client.output, stateDir: client.stateDir, states: states) }
     }
 
-    /// The work of `tend list`, shared by the ArgumentParser command and the fast path.
-    static func execute(all: Bool, output: OutputFormat, stateDir: String?) throws {
-        let list = try call(stateDir, .list(all: all), as: StatusReply.self).units
+    /// The work of `tend list`, shared by the ArgumentParser command and the fast path. With `states`, only the
+    /// units whose load, active or sub state is one of them (inactive ones included, as systemctl does).
+    static func execute(all: Bool, output: OutputFormat, stateDir: String?, states: Set<String> = []) throws {
+        var list = try call(stateDir, .list(all: all || !states.isEmpty), as: StatusReply.self).units
+        if !states.isEmpty { list = list.filter { states.contains($0.active) || states.contains($0.sub) || states.contains($0.load) } }
         if output == .json {
             // The reply's brief unit objects are the rows: unit, load, active, sub, description, mainPID.
             out(JSON.array(list.map(\.json)).serialized(pretty: true) + "\n")

@@ -143,6 +143,28 @@ struct CommandTests {
         #expect(off.status != 0 && off.stderr.contains("not active"), "\(off.stderr)")
     }
 
+    /// systemctl's list-units (an alias of list) with --state= and --failed, and reload-or-restart.
+    @Test func listUnitsFiltersAndReloadOrRestart() {
+        let h = DaemonHarness()
+        h.writeUnit("up.service", "[Service]\nExecStart=/bin/sleep 1000\nExecReload=/bin/true\n")
+        h.writeUnit("plain.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.writeUnit("broken.service", "[Service]\nExecStart=/bin/sh -c 'exit 3'\n")
+        h.start()
+        #expect(h.waitFor("up", sub: "running"))
+        #expect(h.waitFor("plain", sub: "running"))
+        #expect(h.waitFor("broken", sub: "failed"))
+        let failed = h.tend("list-units", "--failed").stdout
+        #expect(failed.contains("broken.service") && !failed.contains("up.service"), "\(failed)")
+        let running = h.tend("list-units", "--state=running").stdout
+        #expect(running.contains("up.service") && running.contains("plain.service") && !running.contains("broken"))
+        #expect(h.tend("list", "--state", "failed,running").stdout.contains("broken.service"))
+        // reload-or-restart: a reload keeps the main process of a unit that can reload, a restart replaces it.
+        let (up, plain) = (h.mainPID("up"), h.mainPID("plain"))
+        #expect(h.tend("reload-or-restart", "up", "plain").status == 0)
+        #expect(h.mainPID("up") == up)
+        #expect(waitUntil { let p = h.mainPID("plain"); return p != 0 && p != plain })
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
