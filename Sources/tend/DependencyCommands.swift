@@ -22,6 +22,12 @@ struct InstallOptions: ParsableArguments {
         if units.isEmpty { throw ValidationError("Name at least one unit.") }
     }
 
+    /// `--now`: the job that follows the change, run by the manager.
+    func followWith(_ verb: JobVerb, if now: Bool) throws {
+        guard now else { return }
+        let _: OKReply = try client.call(.job(verb, units: units, noBlock: false))
+    }
+
     /// Runs `request` in the daemon, or offline with `local` when `--units` was given or no daemon answers.
     func perform<R: ControlReply>(_ request: ControlRequest, local: (UnitInstaller) throws -> R) throws -> R {
         if unitDirs.isEmpty {
@@ -65,6 +71,7 @@ struct Enable: ParsableCommand {
         abstract: "Enable units: create the [Install] symlinks (WantedBy=, RequiredBy=, Alias=, Also=).",
         discussion: "Acts on the first unit directory; idempotent. The manager sees the change at once (no daemon-reload).")
     @OptionGroup var install: InstallOptions
+    @Flag(name: .customLong("now"), help: "Also start the units, as systemctl enable --now.") var now = false
 
     func run() throws {
         try guarded {
@@ -75,6 +82,7 @@ struct Enable: ParsableCommand {
                 } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
             }
             printChanges(reply, output: install.client.output)
+            try install.followWith(.start, if: now)
         }
     }
 }
@@ -82,8 +90,9 @@ struct Enable: ParsableCommand {
 struct Disable: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Disable units: remove their symlinks from the first unit directory.",
-        discussion: "Idempotent. The manager sees the change at once; running units keep running.")
+        discussion: "Idempotent. The manager sees the change at once; running units keep running (unless --now).")
     @OptionGroup var install: InstallOptions
+    @Flag(name: .customLong("now"), help: "Also stop the units, as systemctl disable --now.") var now = false
 
     func run() throws {
         try guarded {
@@ -93,6 +102,7 @@ struct Disable: ParsableCommand {
                 } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
             }
             printChanges(reply, output: install.client.output)
+            try install.followWith(.stop, if: now)
         }
     }
 }

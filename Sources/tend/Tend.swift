@@ -209,6 +209,9 @@ struct Status: ParsableCommand {
         discussion: "Exit status: 0 if all named units are active, 3 if some are not, 4 if a unit does not exist.")
     @Argument(help: "Units (all loaded units when none is named).") var units: [String] = []
     @Option(name: [.customShort("n"), .customLong("lines")], help: "Log lines to show.") var lines = 10
+    @Flag(name: [.customShort("l"), .customLong("full")], help: "Accepted for systemctl's habit: tend never ellipsizes.")
+    var full = false
+    @Flag(name: .customLong("no-pager"), help: "Accepted for systemctl's habit: tend uses no pager.") var noPager = false
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -270,6 +273,8 @@ struct Show: ParsableCommand {
     @Argument(help: "Units.") var units: [String]
     @Option(name: [.customShort("p"), .customLong("property")], help: "Only these properties (comma-separated, repeatable).")
     var property: [String] = []
+    @Flag(name: .customLong("value"), help: "Print only the values, without 'Key=' (as systemctl show --value).")
+    var value = false
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -280,7 +285,7 @@ struct Show: ParsableCommand {
             var jsonUnits: [JSON] = []
             for unit in reply.units {
                 let pairs = unit.filter { wanted.isEmpty || wanted.contains($0.name) }
-                blocks.append(pairs.map { "\($0.name)=\($0.value)\n" }.joined())
+                blocks.append(pairs.map { value ? "\($0.value)\n" : "\($0.name)=\($0.value)\n" }.joined())
                 jsonUnits.append(.object(pairs.map { ($0.name, .string($0.value)) }))
             }
             if client.output == .json {

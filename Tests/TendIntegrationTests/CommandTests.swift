@@ -165,6 +165,28 @@ struct CommandTests {
         #expect(waitUntil { let p = h.mainPID("plain"); return p != 0 && p != plain })
     }
 
+    /// enable --now / disable --now, show --value, status -l --no-pager.
+    @Test func systemctlHabitsEnableNowShowValueAndStatusFlags() {
+        let h = DaemonHarness()
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n")
+        h.writeUnit("multi-user.target", "[Unit]\nDescription=Multi-User\n")
+        h.start(extraArgs: ["--no-start"])
+        #expect(h.active("web") == "inactive")
+        let en = h.tend("enable", "--now", "web")
+        #expect(en.status == 0, "\(en.stderr)")
+        #expect(h.active("web") == "active")
+        #expect(h.tend("is-enabled", "web").stdout == "enabled\n")
+        let pid = h.tend("show", "web", "-p", "MainPID", "--value")
+        #expect(pid.stdout == "\(h.mainPID("web"))\n")
+        for flags in [["-l"], ["--no-pager"], ["-l", "--no-pager", "-n", "0"]] {
+            let r = h.tend(["status", "web"] + flags)
+            #expect(r.status == 0 && r.stdout.contains("web.service"), "\(flags): \(r.stderr)")
+        }
+        #expect(h.tend("disable", "--now", "web").status == 0)
+        #expect(h.active("web") == "inactive")
+        #expect(h.tend("is-enabled", "web").stdout == "disabled\n")
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
