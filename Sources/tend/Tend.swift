@@ -13,6 +13,10 @@ struct Entry {
         let args = attachingDashValues(Array(CommandLine.arguments.dropFirst()))
         if args.first == "daemon" { DaemonExec.run(Array(args.dropFirst())) }
         if let code = FastPath.run(args) { exit(code) }
+        if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {
+            printError(hint)
+            exit(64)
+        }
         Tend.main(args)
     }
 }
@@ -41,6 +45,34 @@ func attachingDashValues(_ args: [String]) -> [String] {
         i += 1
     }
     return out
+}
+
+/// For a first word that names no command: systemctl's "did you mean" (the nearest command by edit distance,
+/// when it is close enough), or nil when the word is a command.
+func unknownCommandHint(_ word: String) -> String? {
+    var names: [String] = ["help", "daemon"]
+    for c in Tend.configuration.subcommands {
+        names.append(c._commandName)
+        names += c.configuration.aliases
+    }
+    if names.contains(word) { return nil }
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let old = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = old
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    let best = names.map { ($0, distance(Array(word), Array($0))) }.min { $0.1 < $1.1 }
+    var text = "tend: unknown command '\(word)'."
+    if let (name, d) = best, d <= max(2, name.count / 3) { text += " Did you mean '\(name)'?" }
+    return text + "\nSee 'tend --help'."
 }
 
 struct Tend: ParsableCommand {

@@ -187,6 +187,16 @@ struct CommandTests {
         #expect(h.tend("is-enabled", "web").stdout == "disabled\n")
     }
 
+    /// A mistyped command gets systemctl's "did you mean".
+    @Test func aMistypedCommandGetsDidYouMean() {
+        let r = runCommand([tendBinary, "statsu", "web"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("unknown command 'statsu'. Did you mean 'status'?"), "\(r.stderr)")
+        #expect(runCommand([tendBinary, "restat"]).stderr.contains("Did you mean 'restart'?"))
+        #expect(!runCommand([tendBinary, "xyzzy"]).stderr.contains("Did you mean"))
+        #expect(runCommand([tendBinary, "is-active", "--help"]).status == 0)
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
