@@ -144,6 +144,24 @@ import Testing
         #expect(d.result == .success)
     }
 
+    /// NRestarts counts a restart when it is scheduled, as the log line says, not when it begins.
+    @Test func restartCountGoesUpWhenTheRestartIsScheduled() {
+        var d = MachineDriver(
+            serviceConfig {
+                $0.restart = .always
+                $0.restartSec = .seconds(5)
+            })
+        d.send(.start)
+        d.exitMain(.exited(1))
+        d.settle()
+        #expect(d.state == .autoRestart)
+        #expect(d.machine.restartCount == 1)
+        #expect(d.logs.contains { $0.contains("restart counter is at 1") })
+        d.advance(.seconds(6))
+        #expect(d.machine.restartCount == 1, "starting the scheduled restart doesn't count it again")
+        #expect(d.mainSpawnsCount == 2)
+    }
+
     @Test func restartPreventExitStatusKeepsServiceDownUnderAlways() {
         var d = MachineDriver(
             serviceConfig {

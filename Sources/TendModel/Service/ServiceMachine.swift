@@ -261,7 +261,6 @@ public struct ServiceMachine: Sendable {
             fx.append(.log(.error, "Failed with result 'start-limit-hit'."))
             return
         }
-        if automatic { restartCount += 1 }
         runStartedAt = now
         result = .success
         intent = .auto
@@ -469,7 +468,9 @@ public struct ServiceMachine: Sendable {
             let delay = nextRestartDelay
             backoffStep += 1
             enter(.autoRestart, now, &fx)
-            fx.append(.log(.info, "Scheduled restart job in \(delay), restart counter is at \(restartCount + 1)."))
+            // Counted when scheduled, so NRestarts and the log agree from this moment on.
+            restartCount += 1
+            fx.append(.log(.info, "Scheduled restart job in \(delay), restart counter is at \(restartCount)."))
             armTimer(now + delay, &fx)
         }
     }
