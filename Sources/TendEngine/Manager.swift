@@ -354,9 +354,16 @@ public final class Manager {
         case .jobFinished(let type, let ok):
             jobs.machineJobFinished(unit, type, ok)
         case .log(let level, let message):
-            report(level, "\(unit.name): \(message)")
-            unit.log?.note(message)
+            note(unit, level, message)
         }
+    }
+
+    /// A message about one unit, in the manager's log and the unit's own; debug ones only to `logHandler`
+    /// (the end of a process the manager itself signalled is not news, as in systemd).
+    func note(_ unit: Unit, _ level: LogLevel, _ message: String) {
+        if level == .debug { return logHandler(level, "\(unit.name): \(message)") }
+        report(level, "\(unit.name): \(message)")
+        unit.log?.note(message)
     }
 
     private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {

@@ -197,6 +197,20 @@ struct CommandTests {
         #expect(runCommand([tendBinary, "is-active", "--help"]).status == 0)
     }
 
+    /// A deliberate stop reads as one in the log, with systemd's lines, not as a crash.
+    @Test func aDeliberateStopReadsAsOne() {
+        let h = DaemonHarness()
+        h.writeUnit("web.service", "[Unit]\nDescription=Web server\n[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start()
+        #expect(h.waitFor("web", sub: "running"))
+        #expect(h.tend("restart", "web").status == 0)
+        #expect(h.tend("stop", "web").status == 0)
+        let log = h.tend("logs", "web", "-o", "cat").stdout
+        #expect(log.contains("Stopping Web server...\nDeactivated successfully.\nStarted."), "a restart: \(log)")
+        #expect(log.hasSuffix("Stopping Web server...\nDeactivated successfully.\nStopped Web server.\n"), "\(log)")
+        #expect(!log.contains("code=killed, signal=TERM"), "\(log)")
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")

@@ -119,8 +119,9 @@ struct SuperviseInteropTests {
         _ = kill(-pid, SIGKILL)  // supervise and its ./run, one process group
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // Its supervise/ is left behind with a stale lock: taken over.
-        try s.take()
+        // Its supervise/ is left behind with a stale lock: taken over (once its ./run, killed with it, is gone
+        // too: a child may hold the lock's descriptor for the moment its SIGKILL takes).
+        #expect(waitUntil(10) { (try? s.take()) != nil })
         // And now the real supervise refuses the directory tend holds.
         let second = runCommand(["/usr/bin/supervise", s.dir], timeout: 15)
         #expect(second.status == 111, "\(second.stderr)")

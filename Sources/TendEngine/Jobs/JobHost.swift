@@ -12,6 +12,8 @@ protocol JobHost: AnyObject {
     func unit(named: String) -> Unit?
     var isShuttingDown: Bool { get }
     func report(_ level: LogLevel, _ message: String)
+    /// A message about one unit: the manager's log and the unit's own.
+    func note(_ unit: Unit, _ level: LogLevel, _ message: String)
     /// Feeds a request to the unit's state machine; it answers later with `machineJobFinished`.
     func dispatch(_ unit: Unit, _ event: ServiceEvent)
     /// The client's account of a failed job (`Job for web.service failed because …`).

@@ -415,6 +415,7 @@ public final class JobScheduler {
                 return
             }
             job.running = true
+            host.note(unit, .info, "Stopping \(unit.unitDescription ?? job.unit)...")
             host.dispatch(unit, .stop)
         case .restart, .tryRestart, .reload:
             let down = unit.activeState == .inactive || unit.activeState == .failed
@@ -447,6 +448,7 @@ public final class JobScheduler {
                 timings[job.unit] = timing
             }
             job.running = true
+            if job.kind != .reload && !down { host.note(unit, .info, "Stopping \(unit.unitDescription ?? job.unit)...") }
             host.dispatch(unit, job.kind == .reload ? .reload : .restart)
         }
     }
@@ -467,6 +469,9 @@ public final class JobScheduler {
             } else {
                 timings[job.unit]?.failed = now
             }
+        }
+        if job.kind == .stop, job.running, result == .done, let unit = host.units[job.unit], unit.machine != nil {
+            host.note(unit, .info, "Stopped \(unit.unitDescription ?? job.unit).")
         }
         if result == .dependency {
             host.report(.error, "\(job.unit): Dependency failed for \(host.units[job.unit]?.config?.description ?? job.unit).")

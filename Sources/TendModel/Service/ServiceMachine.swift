@@ -450,6 +450,7 @@ public struct ServiceMachine: Sendable {
         finish(.stop, ok: true, &fx)
         if result == .success {
             enter(.dead, now, &fx)
+            fx.append(.log(.info, "Deactivated successfully."))
         } else {
             enter(.failed, now, &fx)
             fx.append(.log(.warning, "Failed with result '\(result.rawValue)'."))
@@ -594,7 +595,8 @@ public struct ServiceMachine: Sendable {
         lastMainExit = cause
         let f: ServiceResult = clean ? .success : ServiceMachine.failureResult(cause)
         let how = cause.statusText
-        fx.append(.log(clean ? .info : .warning, "Main process exited, \(how)"))
+        let expected = cause == .killed(lastKillSignal ?? -1) && result == .success  // a deliberate stop: debug, as systemd
+        fx.append(.log(expected ? .debug : clean ? .info : .warning, "Main process exited, \(how)"))
 
         switch state {
         case .start:
