@@ -53,17 +53,24 @@ struct Logs: ParsableCommand {
     func run() throws {
         try guarded {
             let reader: LogQueryReader
+            let q = try query()
+            // Which store is read, when it is not a running manager's (its own, or the one --log-dir names).
+            if logDir == nil && managerLogDirectory == nil {
+                printError("tend logs: no manager answers at \(stateDir ?? Defaults.stateDir); reading \(q.logDirectory).")
+            }
             do {
-                reader = try LogQueryReader(query())
+                reader = try LogQueryReader(q)
             } catch let e as LogQueryError {
                 throw CLIError(e.description)
             }
+            var printed = false
             // The first lines go out at once, then in blocks; when following, every batch of new records is
             // written through as soon as it is read, also into a pipe or a file (no block buffering).
             var text = ""
             var block = 4096
             while true {
                 while let entry = reader.next() {
+                    printed = true
                     text += LogText.render(entry.line, unit: entry.unit, format)
                     if text.utf8.count >= block {
                         out(text)
@@ -73,7 +80,11 @@ struct Logs: ParsableCommand {
                 }
                 if !text.isEmpty { out(text) }
                 text = ""
-                if reader.isFinished { return }
+                if reader.isFinished {
+                    // journalctl's words for an empty answer (not for JSON or cat, whose readers parse records).
+                    if !printed && format != .json && format != .cat { out("-- No entries --\n") }
+                    return
+                }
                 reader.wait(timeoutMilliseconds: -1)
             }
         }
@@ -106,10 +117,14 @@ struct Logs: ParsableCommand {
             matching = { (try? r.firstMatch(in: $0)) != nil }
         }
         return LogQuery(
-            logDirectory: logDir ?? managerLogDir() ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
+            logDirectory: logDir ?? managerLogDirectory ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
             last: lines ?? (follow ? 10 : pagerEnd ? 1000 : nil), streams: stream.map { [$0.stream] }, matching: matching, reverse: reverse,
             follow: follow)
     }
+
+    /// The running manager's log directory, if one answers (asked once).
+    var managerLogDirectory: String? { Self.cachedManagerLogDir.get { managerLogDir() } }
+    private static let cachedManagerLogDir = Once<String?>()
 
     /// The running manager's log directory, if one answers.
     func managerLogDir() -> String? {
@@ -121,3 +136,13 @@ struct Logs: ParsableCommand {
 }
 
 extension LogOutputFormat: ExpressibleByArgument {}
+
+/// A value computed at most once (a CLI process asks the manager for its log directory once).
+final class Once<T>: @unchecked Sendable {
+    private var value: T?
+    private var done = false
+    func get(_ make: () -> T) -> T {
+        if !done { value = make(); done = true }
+        return value!
+    }
+}

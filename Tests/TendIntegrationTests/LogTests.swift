@@ -152,6 +152,22 @@ struct LogTests {
         #expect(lines("web", "-n3").first == "web 1497")
     }
 
+    /// Nothing to show is said, as journalctl says it; and with no manager to ask, which store was read.
+    @Test func noEntriesAndTheStoreReadAreSaid() {
+        let h = DaemonHarness()
+        h.writeUnit("quiet.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start()
+        #expect(h.waitFor("quiet", sub: "running"))
+        let none = h.tend("logs", "nosuchunit")
+        #expect(none.status == 0 && none.stdout == "-- No entries --\n", "\(none.stdout)")
+        #expect(none.stderr.isEmpty, "the manager answered: no note about the store")
+        #expect(h.tend("logs", "quiet", "--grep", "nothing-like-this").stdout == "-- No entries --\n")
+        #expect(h.tend("logs", "nosuchunit", "-o", "json").stdout.isEmpty, "JSON stays parseable")
+        h.stop()
+        let offline = runCommand([tendBinary, "logs", "quiet", "--state-dir", h.state])
+        #expect(offline.stderr.contains("no manager answers at \(h.state); reading "), "\(offline.stderr)")
+    }
+
     @Test func sinceAndUntilAreExactAtTheBoundaries() {
         // Offline: a log directory written by hand, read without a manager.
         let h = DaemonHarness()
