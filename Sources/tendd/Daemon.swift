@@ -128,7 +128,14 @@ enum DaemonCommand {
                 manager.loop.stop()
             }
             manager.report(.info, "tend \(tendVersion) starting: units from \(options.unitPaths.joined(separator: ", ")), state in \(options.stateDir), logs in \(options.logDir).")
+            var st = stat()
+            for dir in options.unitPaths where stat(dir, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
+                manager.report(.warning, "The unit directory \(dir) does not exist (or is not a directory): no units from it.")
+            }
             try manager.boot()
+            if let target, options.startAll, manager.unit(named: target)?.loadState != .loaded {
+                fail("--target \(target): no such unit (or one with a bad setting) in \(options.unitPaths.joined(separator: ", ")).")
+            }
             // Start-up code (the parser, the first spawns) is not needed again: let its pages go.
             _ = ctend_trim_text()
             manager.run()

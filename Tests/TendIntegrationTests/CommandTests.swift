@@ -211,6 +211,19 @@ struct CommandTests {
         #expect(!log.contains("code=killed, signal=TERM"), "\(log)")
     }
 
+    /// `tend daemon` warns about a unit directory that doesn't exist, and refuses a --target that names no unit.
+    @Test func daemonWarnsOfAMissingUnitDirectoryAndFailsForAMissingTarget() {
+        let h = DaemonHarness()
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        let r = runCommand([tendBinary, "daemon", "--units", h.units, "--state-dir", h.state, "--log-dir", h.logs,
+                            "--target", "nosuch.target"], timeout: 20)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("--target nosuch.target: no such unit"), "\(r.stderr)")
+        h.start(extraArgs: ["--units", h.root + "/missing"])
+        #expect(waitUntil { h.daemonLog.contains("The unit directory \(h.root)/missing does not exist") }, "\(h.daemonLog)")
+        #expect(h.waitFor("web", sub: "running"))
+    }
+
     @Test func listJSONShowAndNoBlock() throws {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Unit]\nDescription=The A\n[Service]\nExecStart=/bin/sleep 1000\n")
