@@ -4,38 +4,47 @@ import TendControl
 /// `is-active` and `is-failed`, with systemctl's words and exit statuses: each unit's state on a line (a unit
 /// that doesn't exist is `inactive`), exit 0 when at least one unit is in the state asked about, otherwise 3
 /// (`is-active`, systemd's EXIT_PROGRAM_NOT_RUNNING) or 1 (`is-failed`).
-struct IsActive: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "is-active",
-        abstract: "Print whether units are active (active, reloading, inactive, failed, activating, deactivating).",
-        discussion: "Exit status: 0 if at least one unit is active or reloading, 3 otherwise (as systemctl).")
+protocol StateCheck: ParsableCommand {
+    var check: StateCheckOptions { get }
+    /// The states that make the exit status 0, and the status otherwise.
+    static var good: Set<String> { get }
+    static var otherwise: Int32 { get }
+}
+
+struct StateCheckOptions: ParsableArguments {
     @Argument(help: "Units.") var units: [String]
     @Flag(name: .shortAndLong, help: "Print nothing; only the exit status tells.") var quiet = false
     @OptionGroup var client: ClientOptions
+}
 
+extension StateCheck {
     func run() throws {
         try guarded {
-            let code = try checkStates(units, good: ["active", "reloading"], otherwise: 3, quiet: quiet, client: client)
+            let code = try checkStates(check.units, good: Self.good, otherwise: Self.otherwise, quiet: check.quiet,
+                                       client: check.client)
             if code != 0 { throw ExitCode(code) }
         }
     }
 }
 
-struct IsFailed: ParsableCommand {
+struct IsActive: StateCheck {
+    static let configuration = CommandConfiguration(
+        commandName: "is-active",
+        abstract: "Print whether units are active (active, reloading, inactive, failed, activating, deactivating).",
+        discussion: "Exit status: 0 if at least one unit is active or reloading, 3 otherwise (as systemctl).")
+    static let good: Set<String> = ["active", "reloading"]
+    static let otherwise: Int32 = 3
+    @OptionGroup var check: StateCheckOptions
+}
+
+struct IsFailed: StateCheck {
     static let configuration = CommandConfiguration(
         commandName: "is-failed",
         abstract: "Print whether units have failed.",
         discussion: "Exit status: 0 if at least one unit is failed, 1 otherwise (as systemctl).")
-    @Argument(help: "Units.") var units: [String]
-    @Flag(name: .shortAndLong, help: "Print nothing; only the exit status tells.") var quiet = false
-    @OptionGroup var client: ClientOptions
-
-    func run() throws {
-        try guarded {
-            let code = try checkStates(units, good: ["failed"], otherwise: 1, quiet: quiet, client: client)
-            if code != 0 { throw ExitCode(code) }
-        }
-    }
+    static let good: Set<String> = ["failed"]
+    static let otherwise: Int32 = 1
+    @OptionGroup var check: StateCheckOptions
 }
 
 /// Each unit's active state in the order asked; 0 when any is one of `good`, else `otherwise`.
