@@ -266,7 +266,7 @@ public enum Spawner {
     /// raise (no CAP_SYS_RESOURCE, as in a container with Docker's default capabilities). The child then takes
     /// the closest limit possible, as systemd's setrlimit_closest() does; each note says so.
     public static func limitNotes(_ config: ServiceConfig) -> [String] {
-        guard !config.limits.isEmpty, !hasCapability(24) else { return [] }  // CAP_SYS_RESOURCE
+        guard !config.limits.isEmpty, !mayRaiseLimits else { return [] }
         var notes: [String] = []
         for (res, v) in config.limits.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             var current = rlimit()
@@ -278,6 +278,10 @@ public enum Spawner {
         }
         return notes
     }
+
+    /// CAP_SYS_RESOURCE of the manager, read once: its capabilities don't change while it runs, and a spawn
+    /// needn't read /proc for it.
+    static let mayRaiseLimits = hasCapability(24)
 
     /// Whether this process has capability `bit` in its effective set (/proc/self/status CapEff).
     static func hasCapability(_ bit: Int) -> Bool {
