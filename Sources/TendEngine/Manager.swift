@@ -404,8 +404,9 @@ public final class Manager {
             } else if role == .main {
                 unit.lastSetupError = nil
             }
+            // Lines are stamped with the main process, or the command running while there is none (ExecStartPre=).
+            if role == .main || unit.service?.machine.mainPID == nil { unit.log?.currentPID = p.pid }
             if role == .main {
-                unit.log?.currentPID = p.pid
                 for note in system.limitNotes(m.config) {
                     report(.warning, "\(unit.name): \(note)")
                     unit.log?.note(note)

@@ -42,6 +42,9 @@ struct ExecContext {
         }
         func target(_ out: StandardOutput, _ index: Int) {
             switch out {
+            // Standard error inheriting a standard output that goes to the log gets a pipe of its own (systemd
+            // shares the one stream): the log tells stdout and stderr apart.
+            case .inherit where index == 2 && config.standardOutput == .journal: target(.journal, 2)
             case .inherit: stdio[index] = index == 1 ? stdio[0] : stdio[1]
             case .null: stdio[index] = -1
             case .journal:
