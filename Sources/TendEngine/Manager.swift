@@ -406,6 +406,7 @@ public final class Manager {
             }
             // Lines are stamped with the main process, or the command running while there is none (ExecStartPre=).
             if role == .main || unit.service?.machine.mainPID == nil { unit.log?.currentPID = p.pid }
+            unit.log?.identifier = m.config.syslogIdentifier.flatMap { $0.isEmpty ? nil : $0 }
             if role == .main {
                 for note in system.limitNotes(m.config) {
                     report(.warning, "\(unit.name): \(note)")

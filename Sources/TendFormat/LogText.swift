@@ -16,7 +16,7 @@ public enum LogText {
     public static func render(_ line: [UInt8], unit: String, _ format: LogOutputFormat) -> String {
         guard let r = LogFormat.parse(line) else { return String(decoding: line, as: UTF8.self) + "\n" }
         let short = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
-        let who = r.stream == "tend" ? "tend" : short
+        let who = r.stream == "tend" ? "tend" : r.identifier ?? short
         switch format {
         case .cat: return r.text + "\n"
         case .short: return "\(localTime(r.timestamp, precise: false)) \(who)[\(r.pid)]: \(r.text)\n"
@@ -29,6 +29,7 @@ public enum LogText {
                 ("unit", .string(unit)), ("timestamp", .string(String(decoding: iso, as: UTF8.self))),
                 ("realtimeUsec", .int(Int64(r.timestamp))),
                 ("stream", .string(r.stream == "out" ? "stdout" : r.stream == "err" ? "stderr" : r.stream)),
+                ("identifier", .string(who)),
                 ("pid", .int(Int64(r.pid))), ("message", .string(r.text)),
             ]).serialized() + "\n"
         }

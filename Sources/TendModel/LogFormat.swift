@@ -3,9 +3,11 @@
 ///
 ///     2026-11-22T02:50:01.123456Z out 1234 the text
 ///     @4000000069203b5d1c2b3a40 err 1234 the text        (LogTimestamp=tai64n)
+///     2026-11-22T02:50:01.123456Z out:web 1234 the text  (SyslogIdentifier=web)
 ///
 /// a fixed-width timestamp (UTC with microseconds, or a TAI64N label as `multilog t` writes it, which
-/// `tai64nlocal` converts), the stream (`out`, `err`, or `tend` for the manager's own messages), the pid of
+/// `tai64nlocal` converts), the stream (`out`, `err`, or `tend` for the manager's own messages, with `:IDENT` when the unit sets
+/// `SyslogIdentifier=`), the pid of
 /// the main process at the time, and the text. Text never contains a newline (a line is a record), so any byte
 /// offset can be resynchronised to the next record by skipping to the next newline; timestamps never go
 /// backwards within a unit's log, so a file can be searched by time with a binary search.
@@ -139,9 +141,23 @@ public enum LogFormat {
     /// A record split into its fields.
     public struct Record: Sendable {
         public var timestamp: UInt64
+        /// `out`, `err` or `tend`.
         public var stream: String
+        /// The `SyslogIdentifier=` the record was written with (the stream field's `:IDENT` part), if any.
+        public var identifier: String?
         public var pid: Int32
         public var text: String
+    }
+
+    /// An identifier as it can stand in the stream field: no spaces, colons or control characters (each
+    /// becomes `_`), at most 64 bytes.
+    public static func sanitizedIdentifier(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if out.utf8.count >= 64 { break }
+            out.unicodeScalars.append(scalar.value <= 32 || scalar.value == 127 || scalar == ":" ? "_" : scalar)
+        }
+        return out
     }
 
     /// One record's fields (concrete overloads for callers in other modules, as `timestamp`).
@@ -156,8 +172,16 @@ public enum LogFormat {
         let rest = bytes[width...].dropFirst()  // the space after the timestamp
         let parts = rest.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2 else { return nil }
+        // `STREAM` or `STREAM:IDENT` (a record written with `SyslogIdentifier=`).
+        let field = parts[0]
+        var stream = String(decoding: field, as: UTF8.self)
+        var identifier: String?
+        if let colon = field.firstIndex(of: UInt8(ascii: ":")) {
+            stream = String(decoding: field[..<colon], as: UTF8.self)
+            identifier = String(decoding: field[field.index(after: colon)...], as: UTF8.self)
+        }
         return Record(
-            timestamp: ts, stream: String(decoding: parts[0], as: UTF8.self),
+            timestamp: ts, stream: stream, identifier: identifier,
             pid: Int32(String(decoding: parts[1], as: UTF8.self)) ?? 0,
             text: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "")
     }

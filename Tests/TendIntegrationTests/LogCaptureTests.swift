@@ -73,4 +73,25 @@ struct LogCaptureTests {
         let json = h.tend("logs", "both", "--stream", "stderr", "-o", "cat", "--log-dir", h.logs).stdout
         #expect(json == "to-err\n")
     }
+
+    @Test func syslogIdentifierTagsTheLines() {
+        let h = DaemonHarness()
+        h.writeUnit("dl@.service", """
+            [Service]
+            SyslogIdentifier=fetch-%i
+            ExecStart=/bin/sh -c 'echo hello; exec sleep 1000'
+            """)
+        h.writeUnit("plain.service", "[Service]\nExecStart=/bin/sh -c 'echo hi; exec sleep 1000'\n")
+        h.start()
+        _ = h.tend("start", "dl@eu", "plain")
+        #expect(waitUntil { self.records(h, "dl@eu.service").contains { $0.text == "hello" } })
+        #expect(waitUntil { self.records(h, "plain.service").contains { $0.text == "hi" } })
+        let pid = h.mainPID("dl@eu")
+        let short = h.tend("logs", "dl@eu", "--log-dir", h.logs).stdout
+        #expect(short.contains("fetch-eu[\(pid)]: hello"), "tagged with SyslogIdentifier=: \(short)")
+        let json = h.tend("logs", "dl@eu", "-o", "json", "--log-dir", h.logs).stdout
+        #expect(json.contains(#""identifier":"fetch-eu""#) && json.contains(#""message":"hello""#))
+        #expect(h.tend("logs", "plain", "--log-dir", h.logs).stdout.contains("plain[\(h.mainPID("plain"))]: hi"),
+                "without it, the unit's name")
+    }
 }

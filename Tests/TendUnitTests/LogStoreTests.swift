@@ -63,6 +63,14 @@ func record(_ us: UInt64, _ text: String, _ format: LogTimestampFormat = .iso) -
         #expect(LogFormat.parse([0xff, 0xfe]) == nil)
         #expect(LogFormat.timestamp(Array("2026-13-45T99:99:99.000000Z".utf8)) != 1)
     }
+
+    @Test func theStreamFieldMayCarryAnIdentifier() {
+        let r = LogFormat.parse(Array("2026-11-22T02:50:01.123456Z err:web-eu 1234 a: b".utf8))
+        #expect(r?.stream == "err" && r?.identifier == "web-eu" && r?.pid == 1234 && r?.text == "a: b")
+        #expect(LogFormat.parse(Array("2026-11-22T02:50:01.123456Z out 7 x".utf8))?.identifier == nil)
+        #expect(LogFormat.sanitizedIdentifier("a b:c\u{7}") == "a_b_c_")
+        #expect(LogFormat.sanitizedIdentifier(String(repeating: "x", count: 100)).utf8.count == 64)
+    }
 }
 
 @Suite struct TimeParsingTests {

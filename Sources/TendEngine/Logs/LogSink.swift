@@ -57,6 +57,12 @@ public final class LogSink {
     private let scratch: ScratchBuffer
     /// The pid stamped on records read from the pipes (the current main process).
     public var currentPID: Int32 = 0
+    /// `SyslogIdentifier=`, stamped on records read from the pipes (`STREAM:IDENT`); nil: none, and readers
+    /// show the unit's name.
+    public var identifier: String? {
+        didSet { identifierBytes = identifier.map { Array(LogFormat.sanitizedIdentifier($0).utf8) } ?? [] }
+    }
+    private var identifierBytes: [UInt8] = []
     /// Timestamps never go backwards within a log (a clock step back would break time search).
     private var lastTimestamp: UInt64 = 0
 
@@ -173,6 +179,10 @@ public final class LogSink {
         LogFormat.appendTimestamp(time, capture.timestamp, to: &out)
         out.append(32)
         out += stream.rawValue.utf8
+        if !identifierBytes.isEmpty {
+            out.append(UInt8(ascii: ":"))
+            out += identifierBytes
+        }
         out.append(32)
         out += String(pid).utf8
         out.append(32)
