@@ -27,8 +27,14 @@ public struct UnitInfo: Equatable, Sendable {
     public var nRestarts: Int?
     /// The last main process and how it ended.
     public var execMain: ExecMain?
-    /// Processes of the current run that ended, oldest first.
+    /// The last exit of each command (kept across runs: a crash stays visible once the service runs again),
+    /// oldest first.
     public var processes: [ProcessEntry]?
+    /// The unit's live processes (its sessions' members), parents before children, and their threads and
+    /// resident memory summed (systemctl's `Tasks:` and `Memory:`; tend has no cgroup to ask).
+    public var processTree: [LiveProcess]?
+    public var tasks: Int64?
+    public var memoryBytes: Int64?
     public var type: String?
     public var restart: String?
     /// The last start job's result, the job queued or running (`start waiting`), the condition that skipped it.
@@ -67,6 +73,12 @@ public struct UnitInfo: Equatable, Sendable {
         }
     }
 
+    /// A live process of the unit: pid, parent, and its command line (or `[comm]` when it has none).
+    public struct LiveProcess: Equatable, Sendable {
+        public var pid: Int32, ppid: Int32, command: String
+        public init(pid: Int32, ppid: Int32, command: String) { (self.pid, self.ppid, self.command) = (pid, ppid, command) }
+    }
+
     /// sd_notify: the NotifyAccess= in force and the datagrams accepted, refused and malformed.
     public struct NotifyCounters: Equatable, Sendable {
         public var access: String, accepted: Int, rejected: Int, malformed: Int
@@ -100,6 +112,7 @@ public struct UnitInfo: Equatable, Sendable {
             ("activeEnterTimestamp", activeEnterTimestamp), ("inactiveEnterTimestamp", inactiveEnterTimestamp),
             ("nRestarts", nRestarts.map(Int64.init)), ("statusErrno", statusErrno.map(Int64.init)),
             ("statusExitStatus", statusExitStatus.map(Int64.init)), ("fdStore", fdStore.map(Int64.init)),
+            ("tasks", tasks), ("memoryBytes", memoryBytes),
         ]
         let lists: [(String, [String]?)] = [("dropIns", dropIns), ("diagnostics", diagnostics), ("log", log)]
         for case let (key, value?) in numbers { o.append((key, .int(value))) }
@@ -113,6 +126,11 @@ public struct UnitInfo: Equatable, Sendable {
             o.append(("processes", .array(processes.map { p in
                 .object([("pid", .int(Int64(p.pid))), ("command", .string(p.command)), ("code", .string(p.code)),
                          ("status", .int(Int64(p.status))), ("text", .string(p.text))])
+            })))
+        }
+        if let processTree {
+            o.append(("processTree", .array(processTree.map { p in
+                .object([("pid", .int(Int64(p.pid))), ("ppid", .int(Int64(p.ppid))), ("command", .string(p.command))])
             })))
         }
         if let n = notify {
@@ -133,7 +151,7 @@ public struct UnitInfo: Equatable, Sendable {
     ]
     private static let numberFields: [(String, WritableKeyPath<UnitInfo, Int64?> & Sendable)] = [
         ("since", \.since), ("activeEnterTimestamp", \.activeEnterTimestamp),
-        ("inactiveEnterTimestamp", \.inactiveEnterTimestamp),
+        ("inactiveEnterTimestamp", \.inactiveEnterTimestamp), ("tasks", \.tasks), ("memoryBytes", \.memoryBytes),
     ]
     private static let pidFields: [(String, WritableKeyPath<UnitInfo, Int32?> & Sendable)] = [
         ("mainPID", \.mainPID), ("controlPID", \.controlPID), ("statusErrno", \.statusErrno),
@@ -160,6 +178,15 @@ public struct UnitInfo: Equatable, Sendable {
                                              text: try g.string("text") ?? ""))
                 }
                 u.processes = list
+            },
+            "processTree": { u, v in
+                var list: [LiveProcess] = []
+                for p in try v.objects() {
+                    let g = Fields(json: p)
+                    list.append(LiveProcess(pid: Int32(clamping: try g.int("pid") ?? 0), ppid: Int32(clamping: try g.int("ppid") ?? 0),
+                                            command: try g.string("command") ?? ""))
+                }
+                u.processTree = list
             },
             "notify": { u, v in
                 let g = Fields(json: v.value)

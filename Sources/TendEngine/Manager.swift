@@ -111,6 +111,9 @@ public final class Manager {
         logWriter.stop()
     }
 
+    /// The unit's live processes: the members of its sessions, and the processes it watches by pidfd.
+    public func processes(of unit: Unit) -> [ProcessInfo] { tracker.processes(of: unit) }
+
     /// The directory of a unit's log.
     public func logDirectory(_ unit: Unit) -> String { options.logDir + "/" + unit.name.description }
 

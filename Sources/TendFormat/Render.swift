@@ -37,6 +37,14 @@ package enum StatusText {
         if let pid = u.controlPID, pid > 0 { s += "    Control: \(pid) (\(u.controlCommand ?? ""))\n" }
         if let n = u.nRestarts, n > 0 { s += "   Restarts: \(n)\n" }
         if let status = u.statusText, !status.isEmpty { s += "     Status: \"\(status)\"\n" }
+        if let tree = u.processTree, !tree.isEmpty {
+            if let t = u.tasks { s += "      Tasks: \(t)\n" }
+            if let m = u.memoryBytes { s += "     Memory: \(bytes(m))\n" }
+            for (i, p) in tree.enumerated() {
+                let label = i == 0 ? "  Processes: " : "             "
+                s += label + (i == tree.count - 1 ? "└─" : "├─") + "\(p.pid) \(p.command)\n"
+            }
+        }
         if let e = u.setupError { s += "      Error: \(e)\n" }
         for d in u.diagnostics ?? [] { s += "    Problem: \(d)\n" }
         let log = u.log ?? []
@@ -46,6 +54,20 @@ package enum StatusText {
             for record in log { s += LogText.short(Array(record.utf8), unit: prefix) }
         }
         return s
+    }
+
+    /// systemd's byte sizes: `880.0K`, `5.8M`, `1.2G` (powers of 1024), plain bytes below 1 KiB.
+    package static func bytes(_ n: Int64) -> String {
+        guard n >= 1024 else { return "\(max(n, 0))B" }
+        let units = ["K", "M", "G", "T", "P", "E"]
+        var unit = 0
+        var scale: Int64 = 1024
+        while unit < units.count - 1 && n / scale >= 1024 {
+            scale *= 1024
+            unit += 1
+        }
+        let tenths = (n % scale) * 10 / scale
+        return "\(n / scale).\(tenths)\(units[unit])"
     }
 
     package static func table(_ list: [UnitInfo]) -> String {

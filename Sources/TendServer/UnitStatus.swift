@@ -38,6 +38,7 @@ public enum UnitStatusJSON {
                 UnitInfo.ProcessEntry(pid: p.pid, command: "\(p.kind.rawValue)=\(p.command)", code: p.cause.codeName,
                                       status: p.cause.value, text: p.cause.statusText + (p.ignoredFailure ? " (ignored)" : ""))
             }
+            live(unit, manager, &u)
             u.type = m.config.type.rawValue
             u.restart = m.config.restart.rawValue
         }
@@ -61,6 +62,49 @@ public enum UnitStatusJSON {
             u.log = records.map { String(decoding: $0, as: UTF8.self) }
         }
         return u
+    }
+
+    /// The unit's live processes as a tree (parents first), their threads and resident memory, from /proc.
+    static func live(_ unit: Unit, _ manager: Manager, _ u: inout UnitInfo) {
+        let procs = manager.processes(of: unit).sorted { $0.pid < $1.pid }
+        guard !procs.isEmpty else { return }
+        let page = Int64(max(sysconf(Int32(_SC_PAGESIZE)), 1))
+        var tasks: Int64 = 0, memory: Int64 = 0
+        var entries: [Int32: UnitInfo.LiveProcess] = [:]
+        for p in procs {
+            if let stat = manager.system.readFile("/proc/\(p.pid)/stat", limit: 4096),
+                let close = stat.lastIndex(of: UInt8(ascii: ")")) {
+                // Fields after comm: state is field 3, num_threads field 20, rss (pages) field 24.
+                let f = stat[(close + 1)...].split(separator: 32)
+                if f.count > 21 {
+                    tasks += Int64(String(decoding: f[17], as: UTF8.self)) ?? 1
+                    memory += (Int64(String(decoding: f[21], as: UTF8.self)) ?? 0) * page
+                }
+            }
+            var command = "[\(p.comm)]"
+            if let raw = manager.system.readFile("/proc/\(p.pid)/cmdline", limit: 4096), !raw.isEmpty {
+                let args = raw.split(separator: 0, omittingEmptySubsequences: false).dropLast(raw.last == 0 ? 1 : 0)
+                command = args.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+            }
+            entries[p.pid] = UnitInfo.LiveProcess(pid: p.pid, ppid: p.ppid, command: command)
+        }
+        // Parents before children: roots (whose parent isn't the unit's) in pid order, each followed by its subtree.
+        var children: [Int32: [Int32]] = [:]
+        var roots: [Int32] = []
+        for p in procs {
+            if entries[p.ppid] != nil { children[p.ppid, default: []].append(p.pid) } else { roots.append(p.pid) }
+        }
+        var ordered: [UnitInfo.LiveProcess] = []
+        var stack = roots.reversed().map { $0 }
+        var seen: Set<Int32> = []
+        while let pid = stack.popLast() {
+            guard seen.insert(pid).inserted, let e = entries[pid] else { continue }
+            ordered.append(e)
+            stack += (children[pid] ?? []).reversed()
+        }
+        u.processTree = ordered
+        u.tasks = tasks
+        u.memoryBytes = memory
     }
 
     /// `tend show`: systemctl's property names and values.

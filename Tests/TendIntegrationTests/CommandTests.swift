@@ -187,6 +187,37 @@ struct CommandTests {
         #expect(h.tend("is-enabled", "web").stdout == "disabled\n")
     }
 
+    /// After a crash and a restart, status still shows the crashed run's exit (systemctl's `Process:` line), and
+    /// the live processes with their threads and memory.
+    @Test func statusKeepsTheLastCrashAndShowsTheProcessTree() {
+        let h = DaemonHarness()
+        let mark = h.root + "/crashed"
+        h.writeUnit("dl.service", """
+            [Service]
+            ExecStartPre=/bin/true
+            ExecStart=/bin/sh -c 'if [ -e \(mark) ]; then sleep 1000 & exec sleep 999; else touch \(mark); exit 1; fi'
+            Restart=on-failure
+            RestartSec=100ms
+            """)
+        h.start()
+        #expect(waitUntil { h.status("dl")?["processTree"]?.array?.count == 2 })
+        let s = h.status("dl")
+        let crashed = s?["processes"]?.array?.first { $0["command"]?.string?.hasPrefix("ExecStart=") == true }
+        #expect(crashed?["text"]?.string == "code=exited, status=1/FAILURE", "the crash stays visible")
+        #expect(crashed?["pid"]?.int != s?["mainPID"]?.int)
+        let pres = s?["processes"]?.array?.filter { $0["command"]?.string == "ExecStartPre=/bin/true" }
+        #expect(pres?.count == 1, "one line per command: its last run")
+        let main = Int64(h.mainPID("dl"))
+        let tree = s?["processTree"]?.array ?? []
+        #expect(tree.first?["pid"]?.int == main && tree.first?["command"]?.string == "sleep 999")
+        #expect(tree.last?["command"]?.string == "sleep 1000" && tree.last?["ppid"]?.int == main)
+        #expect((s?["tasks"]?.int ?? 0) >= 2 && (s?["memoryBytes"]?.int ?? 0) > 0)
+        let text = h.tend("status", "dl").stdout
+        #expect(text.contains("(code=exited, status=1/FAILURE)\n"), "\(text)")
+        #expect(text.contains("  Processes: ├─\(main) sleep 999\n             └─"), "\(text)")
+        #expect(text.contains("      Tasks: ") && text.contains("     Memory: "), "\(text)")
+    }
+
     /// A mistyped command gets systemctl's "did you mean".
     @Test func aMistypedCommandGetsDidYouMean() {
         let r = runCommand([tendBinary, "statsu", "web"])

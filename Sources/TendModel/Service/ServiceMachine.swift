@@ -264,7 +264,6 @@ public struct ServiceMachine: Sendable {
         runStartedAt = now
         result = .success
         intent = .auto
-        processLog = []
         mainPID = nil
         controlPID = nil
         lastKillSignal = nil
@@ -952,7 +951,10 @@ public struct ServiceMachine: Sendable {
     }
 
     private mutating func record(_ pid: Int32, _ kind: CommandKind, _ command: ExecCommand?, _ cause: ExitCause, ignored: Bool) {
-        processLog.append(ProcessRecord(pid: pid, kind: kind, command: command?.commandLine ?? "", cause: cause, ignoredFailure: ignored))
+        // The last exit of each command, kept across runs (a crash stays visible once the service runs again).
+        let line = command?.commandLine ?? ""
+        processLog.removeAll { $0.kind == kind && $0.command == line }
+        processLog.append(ProcessRecord(pid: pid, kind: kind, command: line, cause: cause, ignoredFailure: ignored))
         if processLog.count > 16 { processLog.removeFirst(processLog.count - 16) }
     }
 }
