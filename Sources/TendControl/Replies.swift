@@ -175,8 +175,11 @@ public struct PingReply: ControlReply {
     public var subscribers: Int
     /// Connections refused (access) and requests rejected (malformed, unknown, too large).
     public var rejected: Int
+    /// The manager's unit directories, first (where `enable`, `mask` and `edit` write) first.
+    public var unitPaths: [String]
     public init(pid: Int32, version: Int64 = ControlProtocol.version, tend: String = tendVersion, logDir: String,
-                subscribers: Int, rejected: Int) {
+                subscribers: Int, rejected: Int, unitPaths: [String] = []) {
+        self.unitPaths = unitPaths
         self.pid = pid
         self.version = version
         self.tend = tend
@@ -186,13 +189,15 @@ public struct PingReply: ControlReply {
     }
     public var fields: [(String, JSON)] {
         [(Wire.pid, .int(Int64(pid))), (Wire.version, .int(version)), (Wire.tend, .string(tend)),
-         (Wire.logDir, .string(logDir)), (Wire.subscribers, .int(Int64(subscribers))), (Wire.rejected, .int(Int64(rejected)))]
+         (Wire.logDir, .string(logDir)), (Wire.subscribers, .int(Int64(subscribers))), (Wire.rejected, .int(Int64(rejected))),
+         (Wire.unitPaths, .array(unitPaths.map { .string($0) }))]
     }
     public init(fields j: JSON) throws(ControlError) {
         let f = Fields(json: j)
         self.init(pid: Int32(clamping: try f.int(Wire.pid) ?? 0), version: try f.int(Wire.version) ?? 0,
                   tend: try f.string(Wire.tend) ?? "", logDir: try f.string(Wire.logDir) ?? "",
-                  subscribers: Int(try f.int(Wire.subscribers) ?? 0), rejected: Int(try f.int(Wire.rejected) ?? 0))
+                  subscribers: Int(try f.int(Wire.subscribers) ?? 0), rejected: Int(try f.int(Wire.rejected) ?? 0),
+                  unitPaths: try f.strings(Wire.unitPaths))
     }
 }
 

@@ -225,7 +225,8 @@ public final class Manager {
             completion(JobFailure(.unitNotFound, "Unit \(UnitName(parsing: raw)?.description ?? raw) not found."))
             return
         }
-        guard unit.loadState == .loaded, unit.isService || unit.isTarget else {
+        // A unit whose file is masked or broken can still be stopped, as in systemd.
+        guard unit.loadState == .loaded || kind == .stop && unit.activeState != .inactive, unit.isService || unit.isTarget else {
             completion(JobFailure(.badSetting, unit.badSettingMessage))
             return
         }

@@ -5,13 +5,16 @@ import TendSystem
 
 /// `tend status` and `tend list` text, with systemctl's labels and layout.
 package enum StatusText {
-    package static func render(_ u: UnitInfo, now: UInt64) -> String {
+    /// With `color`, systemctl's: the bullet and the state green when active, red when failed.
+    package static func render(_ u: UnitInfo, now: UInt64, color: Bool = false) -> String {
         let name = u.unit
-        let bullet = u.active == "failed" ? "×" : "●"
-        var s = "\(bullet) \(name) - \(u.description)\n"
+        let paint = paint(u.active, color)
+        var s = "\(paint(bullet(u.active))) \(name) - \(u.description)\n"
 
         let path = u.fragmentPath ?? ""
-        if u.load == "loaded" {
+        if u.load == "masked" {
+            s += "     Loaded: masked (Reason: Unit \(name) is masked.)\n"
+        } else if u.load == "loaded" {
             s += "     Loaded: loaded (\(path.isEmpty ? "built in" : path); \(u.enabled ?? "static"))\n"
         } else {
             s += "     Loaded: \(u.load)\(path.isEmpty ? "" : " (\(path))")\n"
@@ -19,7 +22,7 @@ package enum StatusText {
         let dropIns = u.dropIns ?? []
         if !dropIns.isEmpty { s += "    Drop-In: \(dropIns.joined(separator: "\n             "))\n" }
 
-        var activeLine = u.active == u.sub ? u.active : "\(u.active) (\(u.sub))"
+        var activeLine = paint(u.active == u.sub ? u.active : "\(u.active) (\(u.sub))")
         let result = u.result ?? "success"
         if result != "success" && (u.active == "failed" || u.sub == "auto-restart") { activeLine += " (Result: \(result))" }
         if let since = u.since, since > 0 {
@@ -70,17 +73,37 @@ package enum StatusText {
         return "\(n / scale).\(tenths)\(units[unit])"
     }
 
-    package static func table(_ list: [UnitInfo]) -> String {
+    /// systemctl's bullets: ● active (and activating, reloading, deactivating), × failed, ○ inactive.
+    package static func bullet(_ active: String) -> String {
+        active == "failed" ? "×" : active == "inactive" ? "○" : "●"
+    }
+
+    /// Green for active and reloading, red for failed, as systemctl colours them; nothing without `color`.
+    static func paint(_ active: String, _ color: Bool) -> (String) -> String {
+        guard color else { return { $0 } }
+        switch active {
+        case "active", "reloading": return { "\u{1B}[0;1;32m" + $0 + "\u{1B}[0m" }
+        case "failed": return { "\u{1B}[0;1;31m" + $0 + "\u{1B}[0m" }
+        default: return { $0 }
+        }
+    }
+
+    /// systemctl list-units: a bullet column (red × for failed), then UNIT LOAD ACTIVE SUB DESCRIPTION.
+    package static func table(_ list: [UnitInfo], color: Bool = false) -> String {
         let rows = list.map { u in [u.unit, u.load, u.active, u.sub, u.description] }
         let header = ["UNIT", "LOAD", "ACTIVE", "SUB", "DESCRIPTION"]
         var widths = header.map(\.count)
         for r in rows { for i in 0..<4 { widths[i] = max(widths[i], r[i].count) } }
-        func line(_ r: [String]) -> String {
-            (0..<4).map { r[$0] + String(repeating: " ", count: widths[$0] - r[$0].count) }.joined(separator: " ")
+        func line(_ r: [String], _ mark: String) -> String {
+            mark + " " + (0..<4).map { r[$0] + String(repeating: " ", count: widths[$0] - r[$0].count) }.joined(separator: " ")
                 + " " + r[4] + "\n"
         }
-        var s = line(header)
-        for r in rows { s += line(r) }
+        var s = line(header, " ")
+        for (u, r) in zip(list, rows) {
+            // systemctl marks a failed or not-loaded unit with a red ●, the others with a space.
+            let bad = u.active == "failed" || u.load != "loaded"
+            s += bad ? paint("failed", color)("●") + line(r, "") : line(r, " ")
+        }
         s += "\n\(rows.count) units listed.\n"
         return s
     }

@@ -146,7 +146,8 @@ extension ControlServer {
     }
 
     func ping() -> PingReply {
-        PingReply(pid: getpid(), logDir: manager.options.logDir, subscribers: subscribers, rejected: rejected)
+        PingReply(pid: getpid(), logDir: manager.options.logDir, subscribers: subscribers, rejected: rejected,
+                  unitPaths: manager.options.unitPaths)
     }
 
     static func text(_ error: any Error) -> String {

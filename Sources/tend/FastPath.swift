@@ -32,8 +32,8 @@ enum FastPath {
                 continue
             }
             switch a {
-            case "-l", "--full", "--no-pager":
-                break  // systemctl's habits: tend never ellipsizes and uses no pager
+            case "-l", "--full":
+                break  // systemctl's habit: tend never ellipsizes
             case "-o", "--output":
                 guard let v = value(), let f = OutputFormat(rawValue: v) else { return nil }
                 output = f

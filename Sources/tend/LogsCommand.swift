@@ -63,6 +63,14 @@ struct Logs: ParsableCommand {
             } catch let e as LogQueryError {
                 throw CLIError(e.description)
             }
+            // journalctl pages what it prints to a terminal, except when following (`-e` starts at the end:
+            // with less, `+G`).
+            if !follow {
+                if pagerEnd && Posix.environment()["TEND_PAGER"] == nil && Posix.environment()["PAGER"] == nil {
+                    setenv("SYSTEMD_PAGER", "less +G", 0)
+                }
+                Terminal.startPager()
+            }
             var printed = false
             // The first lines go out at once, then in blocks; when following, every batch of new records is
             // written through as soon as it is read, also into a pipe or a file (no block buffering).

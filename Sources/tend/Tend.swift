@@ -10,8 +10,9 @@ import TendFormat
 @main
 struct Entry {
     static func main() {
-        let args = attachingDashValues(Array(CommandLine.arguments.dropFirst()))
-        if args.first == "daemon" { DaemonExec.run(Array(args.dropFirst())) }
+        let raw = attachingDashValues(Array(CommandLine.arguments.dropFirst()))
+        if raw.first == "daemon" { DaemonExec.run(Array(raw.dropFirst())) }
+        let args = takingGlobalOptions(raw)
         if let code = FastPath.run(args) { exit(code) }
         if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {
             printError(hint)
@@ -85,7 +86,8 @@ struct Tend: ParsableCommand {
             Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self,
             Verify.self,
-            Notify.self, Enable.self, Disable.self, IsEnabled.self, IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
+            Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
+            IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
         ])
 }
 
@@ -243,7 +245,7 @@ struct Status: ParsableCommand {
     @Option(name: [.customShort("n"), .customLong("lines")], help: "Log lines to show.") var lines = 10
     @Flag(name: [.customShort("l"), .customLong("full")], help: "Accepted for systemctl's habit: tend never ellipsizes.")
     var full = false
-    @Flag(name: .customLong("no-pager"), help: "Accepted for systemctl's habit: tend uses no pager.") var noPager = false
+    @Flag(name: .customLong("no-pager"), help: "Don't pipe long output into a pager (any command takes it).") var noPager = false
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -262,7 +264,9 @@ struct Status: ParsableCommand {
             out(JSON.array(list.map(\.json)).serialized(pretty: true) + "\n")
         } else {
             let now = Posix.realtimeMicroseconds
-            out(list.map { StatusText.render($0, now: now) }.joined(separator: "\n"))
+            let color = Terminal.color  // asked before the pager takes standard output
+            Terminal.startPager()
+            out(list.map { StatusText.render($0, now: now, color: color) }.joined(separator: "\n"))
         }
         for m in missing { printError("Unit \(m) could not be found.") }
         if !missing.isEmpty { return ControlErrorCode.noSuchUnit.exitStatus }
@@ -296,7 +300,9 @@ struct List: ParsableCommand {
             out(JSON.array(list.map(\.json)).serialized(pretty: true) + "\n")
             return
         }
-        out(StatusText.table(list))
+        let color = Terminal.color
+        Terminal.startPager()
+        out(StatusText.table(list, color: color))
     }
 }
 
@@ -323,6 +329,7 @@ struct Show: ParsableCommand {
             if client.output == .json {
                 out(JSON.array(jsonUnits).serialized(pretty: true) + "\n")
             } else {
+                Terminal.startPager()
                 out(blocks.joined(separator: "\n"))
             }
         }
@@ -337,6 +344,7 @@ struct Cat: ParsableCommand {
     func run() throws {
         try guarded {
             let reply: CatReply = try client.call(.cat(units: units))
+            Terminal.startPager()
             out(reply.texts.joined(separator: "\n"))
         }
     }

@@ -174,7 +174,7 @@ struct ControlProtocolTests {
         try roundTrip(DependenciesReply(units: [timeline, idle],
                                         now: 1.25, unitPaths: ["/u"]))
         try roundTrip(DependenciesReply(units: [], now: nil, unitPaths: []))
-        try roundTrip(PingReply(pid: 42, logDir: "/var/log/tend", subscribers: 3, rejected: 2))
+        try roundTrip(PingReply(pid: 42, logDir: "/var/log/tend", subscribers: 3, rejected: 2, unitPaths: ["/etc/tend/units"]))
         try roundTrip(SubscribeReply(units: ["web.service"]))
     }
 

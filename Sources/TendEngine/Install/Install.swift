@@ -131,6 +131,57 @@ public struct UnitInstaller {
         return "disabled"
     }
 
+    /// `tend mask`: links `FIRST_DIR/masked/NAME` to /dev/null. systemd links `NAME` itself in /etc/systemd/system,
+    /// which outranks the vendor directory holding the unit file; tend's unit files usually live in the first
+    /// directory itself, so its masks have a directory of their own that the loader reads before every other.
+    /// Masking doesn't stop a running unit (`--now` does), and a unit needn't exist to be masked.
+    public func mask(_ names: [String]) throws(InstallError) -> [InstallChange] {
+        var changes: [InstallChange] = []
+        for raw in names {
+            guard let name = UnitName(parsing: raw) else { throw InstallError("Invalid unit name \"\(raw)\".") }
+            let path = directory + "/masked/" + name.description
+            if isMasked(path) { continue }
+            try link(path, to: "/dev/null", mkdir: directory + "/masked", &changes)
+        }
+        return changes
+    }
+
+    /// `tend unmask`: removes the mask links of `mask`, and a `NAME` → /dev/null link in the first directory
+    /// (systemd's way of masking, made by hand).
+    public func unmask(_ names: [String]) throws(InstallError) -> [InstallChange] {
+        var changes: [InstallChange] = []
+        for raw in names {
+            guard let name = UnitName(parsing: raw) else { throw InstallError("Invalid unit name \"\(raw)\".") }
+            for path in [directory + "/masked/" + name.description, directory + "/" + name.description]
+            where isSymlink(path) && isMasked(path) {
+                guard unlink(path) == 0 else {
+                    throw InstallError("Failed to remove \(path): \(String(cString: strerror(errno)))")
+                }
+                changes.append(InstallChange(kind: .removed, path: path))
+            }
+        }
+        return changes
+    }
+
+    /// `tend list-unit-files`: every unit file of the unit paths (the first directory wins for a name), the
+    /// masked names, each with its `state` and the file's path.
+    public func unitFiles() -> [(name: String, state: String, path: String)] {
+        var seen: [String: String] = [:]
+        var order: [String] = []
+        let dirs = (unitPaths.first.map { [$0 + "/masked"] } ?? []) + unitPaths
+        for dir in dirs {
+            for entry in listDirectory(dir).sorted() where seen[entry] == nil {
+                guard let name = UnitName(parsing: entry), name.description == entry, ["service", "target"].contains(name.suffix)
+                else { continue }
+                let path = dir + "/" + entry
+                guard isRegularFile(path) || isMasked(path) else { continue }
+                seen[entry] = path
+                order.append(entry)
+            }
+        }
+        return order.sorted().map { ($0, state($0), seen[$0]!) }
+    }
+
     /// Whether some `*.wants/` or `*.requires/` directory of the unit paths links `name`.
     public static func isLinked(_ name: String, unitPaths: [String], hint: ServiceConfig?) -> Bool {
         for dir in unitPaths {

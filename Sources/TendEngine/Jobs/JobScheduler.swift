@@ -153,8 +153,10 @@ public final class JobScheduler {
                 completion?(.done, nil)
                 return
             }
-            completion?(.failed, unit.badSettingMessage)
-            return
+            if kind != .stop {
+                completion?(.failed, unit.badSettingMessage)
+                return
+            }
         }
         if cachedGraph?.isKnown(anchor) != true { cachedGraph = nil }
         let g = graph

@@ -7,6 +7,7 @@ public enum LoadState: String, Sendable {
     case notFound = "not-found"
     case badSetting = "bad-setting"
     case error
+    case masked
 }
 
 /// A target's state: no processes, just reached or not (systemd.target(5)).
@@ -102,7 +103,8 @@ public final class Unit {
         diagnostics = result.diagnostics
         enablementCache = nil
         guard let config = result.config, !result.hasErrors else {
-            loadState = result.config == nil && result.diagnostics.isEmpty ? .notFound : .badSetting
+            loadState = result.isMasked ? .masked
+                : result.config == nil && result.diagnostics.isEmpty ? .notFound : .badSetting
             return  // a running service keeps running on its old settings
         }
         loadState = .loaded
@@ -117,7 +119,8 @@ public final class Unit {
 
     /// Why a job can't run on a unit whose file did not load: its errors, `file:line` first.
     var badSettingMessage: String {
-        "Unit \(name) has a bad setting:\n" + diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n")
+        if loadState == .masked { return "Unit \(name) is masked." }
+        return "Unit \(name) has a bad setting:\n" + diagnostics.filter { $0.severity == .error }.map(\.description).joined(separator: "\n")
     }
 
     /// The service's state, if the unit is a service: read fields through it (`service.machine.mainPID`).

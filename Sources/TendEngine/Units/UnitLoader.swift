@@ -9,6 +9,8 @@ public struct UnitLoadResult: Sendable {
     public var diagnostics: [Diagnostic]
     /// Whether any diagnostic is an error: such a unit must not be started.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    /// Whether the unit is masked (its file is /dev/null or empty, or `tend mask` linked it).
+    public var isMasked: Bool { config == nil && diagnostics.contains { $0.message.hasSuffix(" is masked") } }
 
     public init(config: ServiceConfig?, diagnostics: [Diagnostic]) {
         self.config = config
@@ -119,7 +121,13 @@ public struct UnitLoader: Sendable {
     // MARK: - Finding files
 
     /// The file that defines `name`: `NAME` itself in the first search path that has it, else its template.
-    func fragmentPath(for name: UnitName) -> String? {
+    public func fragmentPath(for name: UnitName) -> String? {
+        // `tend mask` links FIRST_DIR/masked/NAME to /dev/null: it outranks every directory (see UnitInstaller.mask).
+        if let first = searchPaths.first {
+            for n in [name] + (name.template.map { [$0] } ?? []) where isMasked(first + "/masked/" + n.description) {
+                return first + "/masked/" + n.description
+            }
+        }
         for dir in searchPaths where isFileOrDevNull(dir + "/" + name.description) {
             return dir + "/" + name.description
         }
@@ -227,7 +235,7 @@ private func isFileOrDevNull(_ path: String) -> Bool {
 }
 
 /// A unit is masked when its file is (a symlink to) /dev/null or empty, as systemd.unit(5) says.
-private func isMasked(_ path: String) -> Bool {
+func isMasked(_ path: String) -> Bool {
     var st = stat()
     guard stat(path, &st) == 0 else { return false }
     if (st.st_mode & S_IFMT) == S_IFREG { return st.st_size == 0 }
