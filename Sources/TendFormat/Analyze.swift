@@ -11,6 +11,9 @@ public enum Analyze {
         return "\(ms / 60_000)min \(ms % 60_000 / 1000).\(pad3(ms % 1000))s"
     }
 
+    /// `1 failed attempt`, `3 failed attempts`.
+    static func attempts(_ n: Int) -> String { n == 1 ? "1 failed attempt" : "\(n) failed attempts" }
+
     private static func pad3(_ n: Int) -> String {
         let s = String(n)
         return String(repeating: "0", count: 3 - s.count) + s
@@ -18,7 +21,8 @@ public enum Analyze {
 
     // MARK: - blame
 
-    /// Units sorted by the time they took to become active, slowest first.
+    /// Units sorted by the time they took to become active in their start-up, slowest first: the attempt that got
+    /// each active, from its start to ready (automatic restarts after that are not counted).
     public static func blame(_ units: [AnalyzeUnit]) -> String {
         let rows = units.compactMap { u in u.startDuration.map { (u.name, $0) } }
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
@@ -34,7 +38,8 @@ public enum Analyze {
     // MARK: - critical-chain
 
     /// The chain of units `root` waited for (systemd-analyze's algorithm): from `root`, repeatedly the unit it is
-    /// ordered after that became active last (no later than it started), as a tree, `@active +duration`.
+    /// ordered after that became active last (no later than it started), as a tree, `@activating +duration` of
+    /// each unit's start-up (the attempt that got it active), or `@active` when that took no time.
     public static func criticalChain(_ units: [AnalyzeUnit], root: String) -> String {
         var byName: [String: AnalyzeUnit] = [:]
         for u in units { byName[u.name] = u }
@@ -53,12 +58,13 @@ public enum Analyze {
         while let u = current, seen.insert(u.name).inserted {
             let indent = depth == 0 ? "" : String(repeating: "  ", count: depth - 1) + "└─"
             var line = indent + u.name
-            if let d = u.startDuration, d > 0.0005, let a = u.activating {
+            if let d = u.startDuration, d > 0.0005, let a = u.attemptStart {
                 line += " @\(span(a)) +\(span(d))"
             } else if let a = u.active ?? u.activating {
                 line += " @\(span(a))"
             }
             if u.failed != nil && u.active == nil { line += " (failed)" }
+            if u.retries > 0 && u.active != nil { line += " (after \(attempts(u.retries)))" }
             out += line + "\n"
             let limit = u.activating ?? u.active ?? .infinity
             let candidates = (u.edges[.after] ?? []).compactMap { byName[$0] }.filter { c in
@@ -147,14 +153,16 @@ public enum Analyze {
 
     /// An SVG timeline like `systemd-analyze plot`: one row per unit started, in start order; the activating part
     /// of its bar light, the active part dark (to the end of the plot while it stays active), failed red; a thin
-    /// line from the unit it waited for last; a time axis with a grid.
+    /// line from the unit it waited for last; a time axis with a grid. It shows the start-up transaction: the
+    /// failed attempts of a start-up that was retried are drawn light red, and automatic restarts after the unit
+    /// became ready are not drawn on the time axis but counted in its note (`restarted 3×, last @1min 2.000s`).
     public static func plot(_ units: [AnalyzeUnit], title: String = "tend", now: Double? = nil) -> String {
         let rows = units.filter { $0.activating != nil || $0.active != nil || $0.failed != nil }
             .sorted { a, b in
                 let x = a.activating ?? a.active ?? a.failed ?? 0, y = b.activating ?? b.active ?? b.failed ?? 0
                 return x != y ? x < y : a.name < b.name
             }
-        let ends = rows.flatMap { [$0.activating, $0.active, $0.failed].compactMap { $0 } }
+        let ends = rows.flatMap { [$0.activating, $0.active, $0.failed, $0.active == nil ? $0.attempt : nil].compactMap { $0 } }
         let lastEvent = ends.max() ?? 0
         let end = max(lastEvent * 1.08, lastEvent + 0.01, 0.05)
         // Scale: about 900 px for the whole span, at least 1.5 px per ms for short boots.
@@ -192,12 +200,14 @@ public enum Analyze {
         s += "<text class=\"title\" x=\"20\" y=\"30\">\(xml(title)) — startup timeline</text>\n"
         var summary = "\(rows.count) units, \(started) reached active"
         if failedCount > 0 { summary += ", \(failedCount) failed" }
+        let restarted = rows.filter { $0.restarts > 0 }.count
+        if restarted > 0 { summary += ", \(restarted) restarted since (not drawn)" }
         summary += "; last became ready at \(span(rows.compactMap(\.active).max() ?? 0))"
         s += "<text class=\"sub\" x=\"20\" y=\"50\">\(xml(summary))</text>\n"
         // Legend.
         let legend: [(String, String)] = [
             ("#9cc3e6", "activating"), ("#1f6fb2", "active"), ("#b48ad8", "target reached"),
-            ("#e5534b", "failed"), ("#cbd2d9", "skipped (condition)"),
+            ("#e5534b", "failed"), ("#f4a09c", "failed attempts"), ("#cbd2d9", "skipped (condition)"),
         ]
         var lx = left
         for (color, label) in legend {
@@ -234,7 +244,8 @@ public enum Analyze {
         for (i, u) in rows.enumerated() {
             guard let h = u.heldBy, let j = rowOf[h], let a = u.activating else { continue }
             let hu = rows[j]
-            guard let hEnd = hu.active ?? hu.failed else { continue }
+            // Only a wait that happened: the unit waited for finished before this one's job ran.
+            guard let hEnd = hu.active ?? hu.failed, hEnd <= a + 0.0005 else { continue }
             let y1 = top + Double(j) * rowHeight + rowHeight / 2
             let y2 = top + Double(i) * rowHeight + rowHeight / 2
             s += "<path class=\"held\" d=\"M\(f(x(hEnd))) \(f(y1)) V\(f(y2)) H\(f(x(a)))\"/>\n"
@@ -251,14 +262,26 @@ public enum Analyze {
                 continue
             }
             let readyOrFail = u.active ?? u.failed ?? end
-            let w1 = max(1.5, (readyOrFail - a) * scale)
             let failed = u.failed != nil && (u.active == nil || u.failed! >= u.active!)
+            // A retried start-up: its failed attempts (and the waits between them), light red, up to the attempt
+            // that got it active; one that never got active is light red up to its latest attempt.
+            var from = a
+            if u.retries > 0, u.active != nil, let t = u.attemptStart, t > a {
+                s += "<rect x=\"\(f(x(a)))\" y=\"\(f(bar))\" width=\"\(f(max(1.5, (t - a) * scale)))\" height=\"\(f(barH))\" rx=\"2\" fill=\"#f4a09c\">"
+                s += "<title>\(xml(u.name)): \(attempts(u.retries)) \(span(a)) → \(span(t))</title></rect>\n"
+                from = t
+            }
+            var lightEnd = readyOrFail
+            if u.active == nil, u.retries > 0, let t = u.attempt { lightEnd = max(lightEnd, t) }
+            let w1 = max(1.5, (lightEnd - from) * scale)
             let lightColor = failed && u.active == nil ? "#f4a09c" : (isTarget ? "#d9c6ee" : "#9cc3e6")
-            s += "<rect x=\"\(f(x(a)))\" y=\"\(f(bar))\" width=\"\(f(w1))\" height=\"\(f(barH))\" rx=\"2\" fill=\"\(lightColor)\">"
-            s += "<title>\(xml(u.name)): activating \(span(a)) → \(u.active.map { "active " + span($0) } ?? (failed ? "failed" : "…"))</title></rect>\n"
-            var labelX = x(a) + w1
+            s += "<rect x=\"\(f(x(from)))\" y=\"\(f(bar))\" width=\"\(f(w1))\" height=\"\(f(barH))\" rx=\"2\" fill=\"\(lightColor)\">"
+            s += "<title>\(xml(u.name)): activating \(span(from)) → \(u.active.map { "active " + span($0) } ?? (failed ? "failed" : "…"))</title></rect>\n"
+            var labelX = x(from) + w1
             if let act = u.active {
+                // Up, or (after the start-up) going through an automatic restart.
                 let stillUp = u.activeState == "active" || u.activeState == "reloading"
+                    || (u.restarts > 0 && (u.activeState == "activating" || u.activeState == "deactivating"))
                 let stop = failed ? u.failed! : (stillUp ? end : act)
                 let w2 = max(stillUp || failed ? 2 : 0, (stop - act) * scale)
                 if w2 > 0 {
@@ -275,7 +298,12 @@ public enum Analyze {
             }
             var note = u.startDuration.map { isTarget && $0 < 0.001 ? "" : span($0) } ?? (failed ? "failed" : "")
             if failed && u.active == nil, let fl = u.failed { note = "failed after \(span(fl - a))" }
-            if let h = u.heldBy { note += note.isEmpty ? "after \(h)" : "  · after \(h)" }
+            func add(_ text: String) { note += note.isEmpty ? text : "  · " + text }
+            if u.retries > 0 { add(u.active == nil ? "retried \(u.retries)×" : "after \(attempts(u.retries))") }
+            if let h = u.heldBy { add("after \(h)") }
+            if u.restarts > 0 {
+                add("restarted \(u.restarts)×" + (u.lastRestart.map { ", last @\(span($0))" } ?? ""))
+            }
             if !note.isEmpty {
                 s += "<text class=\"dim\" x=\"\(f(labelX + 6))\" y=\"\(f(y + 15))\">\(xml(note))</text>\n"
             }

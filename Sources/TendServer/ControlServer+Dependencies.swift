@@ -59,6 +59,10 @@ public enum DependencyRequests {
                                 activating: seconds(timing?.activating), active: seconds(timing?.active),
                                 failed: seconds(timing?.failed), heldBy: timing?.heldBy, skippedBy: timing?.skippedBy,
                                 edges: edges)
+            a.attempt = seconds(timing?.attempt)
+            a.retries = timing?.retries ?? 0
+            a.restarts = timing?.restarts ?? 0
+            a.lastRestart = seconds(timing?.lastRestart)
             a.description = u.config?.description ?? name
             a.jobResult = timing?.lastResult?.rawValue
             if let j = manager.jobs.job(for: name) { a.job = j.kind.rawValue + (j.running ? " running" : " waiting") }

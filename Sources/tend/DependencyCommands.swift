@@ -188,15 +188,19 @@ struct AnalyzeCommand: ParsableCommand {
         subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self])
 
     struct Blame: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Units by the time they took to become active, slowest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "Units by the time their start-up took to become active, slowest first.",
+            discussion: "The start-up is the job that started the unit (at launch, or a start/restart since); automatic restarts don't count.")
         @OptionGroup var client: ClientOptions
         func run() throws {
             try guarded {
                 let (units, _) = try dependencyData(client.stateDir)
                 if client.output == .json {
-                    let rows = units.compactMap { u in u.startDuration.map { (u.name, $0) } }.sorted { $0.1 > $1.1 }
-                    out(JSON.array(rows.map { .object([("unit", .string($0.0)), ("seconds", .double($0.1))]) })
-                        .serialized(pretty: true) + "\n")
+                    let rows = units.compactMap { u in u.startDuration.map { (u, $0) } }.sorted { $0.1 > $1.1 }
+                    out(JSON.array(rows.map {
+                        .object([("unit", .string($0.0.name)), ("seconds", .double($0.1)),
+                                 ("retries", .int(Int64($0.0.retries))), ("restarts", .int(Int64($0.0.restarts)))])
+                    }).serialized(pretty: true) + "\n")
                 } else {
                     out(Analyze.blame(units))
                 }
@@ -223,7 +227,7 @@ struct AnalyzeCommand: ParsableCommand {
                         let name = line.split(separator: " ").first.map { String($0.drop { "└─ ".contains($0) }) } ?? ""
                         guard let u = byName[name] else { continue }
                         chain.append(.object([
-                            ("unit", .string(name)), ("activating", u.activating.map { .double($0) } ?? .null),
+                            ("unit", .string(name)), ("activating", u.attemptStart.map { .double($0) } ?? .null),
                             ("active", u.active.map { .double($0) } ?? .null),
                             ("seconds", u.startDuration.map { .double($0) } ?? .null),
                         ]))

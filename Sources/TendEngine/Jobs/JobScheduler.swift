@@ -2,15 +2,21 @@ import Glibc
 import TendModel
 import TendSystem
 
-/// When a unit went through its start, for `tend analyze` (monotonic instants).
+/// A unit's start-up transaction, for `tend analyze` (monotonic instants): the start (or restart) job that ran
+/// it, at launch or when a client or a dependency asked, up to the first time the unit became ready after that
+/// job. Automatic restarts (`Restart=`) never move these times: a restart before the unit first became ready is
+/// a retry of its start-up (`retries`, `attempt`), one after it is counted apart (`restarts`, `lastRestart`).
 public struct UnitTiming: Sendable {
     /// The start job was queued.
     public var queued: MonotonicInstant?
-    /// It entered activating (its start job ran).
+    /// It entered activating: its start job ran (a restart job: its start half began).
     public var activating: MonotonicInstant?
-    /// It became ready (active; a oneshot without RemainAfterExit=: finished).
+    /// When the attempt that got it active (or the current one, while it is not) began: `activating`, or the last
+    /// automatic restart when the first attempts failed.
+    public var attempt: MonotonicInstant?
+    /// It became ready (active; a oneshot without RemainAfterExit=: finished), the first time after `activating`.
     public var active: MonotonicInstant?
-    /// It failed (or its job failed) at this time.
+    /// Its start-up failed (the job, or the unit before it was ready) at this time.
     public var failed: MonotonicInstant?
     /// The unit whose job it waited for last before its own could run.
     public var heldBy: String?
@@ -18,6 +24,16 @@ public struct UnitTiming: Sendable {
     public var lastResult: JobResult?
     /// A failed Condition*= skipped it.
     public var skippedBy: String?
+    /// Automatic restarts before it first became ready (failed attempts of the start-up).
+    public var retries = 0
+    /// Automatic restarts after it became ready, and when the last one began.
+    public var restarts = 0
+    public var lastRestart: MonotonicInstant?
+
+    /// A new start-up, begun by a job at `now`: everything but when the job was queued starts over.
+    mutating func begin(_ now: MonotonicInstant, heldBy: String?) {
+        self = UnitTiming(queued: queued, activating: now, attempt: now, heldBy: heldBy)
+    }
 }
 
 /// The runtime half of jobs (systemd's job queue): one job per unit at most, each dispatched to its unit's state
@@ -189,15 +205,8 @@ public final class JobScheduler {
             let job = install(planned.unit, planned.kind)
             let willStart = host.units[planned.unit].map { $0.activeState == .inactive || $0.activeState == .failed }
             if planned.kind.startsUnit && willStart == true && !job.running {
-                var timing = timings[planned.unit] ?? UnitTiming()
-                timing.queued = now
-                timing.activating = nil
-                timing.active = nil
-                timing.failed = nil
-                timing.heldBy = nil
-                timing.lastResult = nil
-                timing.skippedBy = nil
-                timings[planned.unit] = timing
+                // Until it runs, nothing of an earlier start-up is shown for it.
+                timings[planned.unit] = UnitTiming(queued: now)
             }
             if planned.unit == anchor, let completion {
                 job.completions.append { [unowned self, unowned job] result in
@@ -367,17 +376,16 @@ public final class JobScheduler {
             finish(job, unit.activeState == .active || unit.activeState == .reloading ? .done : .failed)
         case .start:
             var timing = timings[job.unit] ?? UnitTiming()
-            timing.heldBy = job.blocker
             if unit.activeState == .active || unit.activeState == .reloading {
-                timings[job.unit] = timing
+                // Already up: its start-up stays the one that brought it up.
                 finish(job, .done)
                 return
             }
+            timing.begin(now, heldBy: job.blocker)
             if let config = unit.config, !config.conditions.isEmpty {
                 let outcome = host.evaluateConditions(config)
                 if !outcome.conditionsMet || !outcome.assertsMet {
                     timing.skippedBy = outcome.failed
-                    timing.activating = now
                     timings[job.unit] = timing
                     if !outcome.assertsMet {
                         host.report(.error, "\(job.unit): Assertion failed: \(outcome.failed ?? "")")
@@ -389,7 +397,6 @@ public final class JobScheduler {
                     return
                 }
             }
-            timing.activating = now
             timings[job.unit] = timing
             if unit.targetState != nil {
                 unit.setTargetState(.active)
@@ -433,6 +440,8 @@ public final class JobScheduler {
             if unit.targetState != nil {
                 // A target has no processes: restarting it reaches it again, reloading it does nothing.
                 if job.kind != .reload {
+                    timings[job.unit, default: UnitTiming()].begin(now, heldBy: job.blocker)
+                    timings[job.unit]?.active = now
                     unit.setTargetState(.active)
                     host.publishState(unit)
                 }
@@ -444,10 +453,8 @@ public final class JobScheduler {
                 return
             }
             if job.kind != .reload {
-                var timing = timings[job.unit] ?? UnitTiming()
-                timing.heldBy = job.blocker
-                timing.activating = now
-                timings[job.unit] = timing
+                // A new start-up; `activating` moves to the start half once the stop half is done.
+                timings[job.unit, default: UnitTiming()].begin(now, heldBy: job.blocker)
             }
             job.running = true
             if job.kind != .reload && !down { host.note(unit, .info, "Stopping \(unit.unitDescription ?? job.unit)...") }
@@ -522,16 +529,44 @@ public final class JobScheduler {
     /// A unit's machine changed state. Called inside a dispatch: handled after it.
     func unitStateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
         let a = from.activeState, b = to.activeState
-        guard a != b else { return }
         let name = unit.name.description
-        let now = host.now
-        if b == .activating && (a == .inactive || a == .failed) {
-            if timings[name]?.activating == nil || jobs[name] == nil { timings[name, default: UnitTiming()].activating = now }
-        }
-        if b == .active && a == .activating { timings[name, default: UnitTiming()].active = now }
-        if b == .failed { timings[name, default: UnitTiming()].failed = now }
+        recordTiming(name, from: from, to: to)
+        guard a != b else { return }
         pendingEvents.append((name, a, b))
         schedulePump()
+    }
+
+    /// Keeps the start-up's times (`UnitTiming`) as the unit moves. An attempt to start begins when the unit
+    /// enters a start state from down, from its stop (a restart's start half) or from the wait before an
+    /// automatic restart: with a start or restart job running it is the job's (the start-up); without one it is
+    /// an automatic restart, a retry while the start-up has not reached active, a restart after.
+    private func recordTiming(_ name: String, from: ServiceState, to: ServiceState) {
+        let a = from.activeState, b = to.activeState
+        let now = host.now
+        var t = timings[name] ?? UnitTiming()
+        if b == .activating && to != .autoRestart && (a != .activating || from == .autoRestart) {
+            let byJob = jobs[name].map { $0.running && $0.kind.startsUnit } ?? false
+            if byJob || t.activating == nil {
+                // The job's own attempt (for a restart job, its start half), or a start without any job.
+                if byJob && a == .deactivating && t.active == nil {
+                    t.activating = now
+                    t.attempt = now
+                } else if t.activating == nil {
+                    t.begin(now, heldBy: nil)
+                }
+            } else if t.active == nil && t.skippedBy == nil {
+                t.retries += 1
+                t.attempt = now
+            } else {
+                t.restarts += 1
+                t.lastRestart = now
+            }
+        }
+        if (b == .active || b == .reloading) && a != .active && a != .reloading && t.activating != nil && t.active == nil {
+            t.active = now
+        }
+        if b == .failed && t.active == nil && t.failed == nil && t.activating != nil { t.failed = now }
+        timings[name] = t
     }
 
     private func unitChanged(_ name: String, _ from: ActiveState, _ to: ActiveState) {
