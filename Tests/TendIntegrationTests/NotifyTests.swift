@@ -192,6 +192,72 @@ struct NotifyTests {
         #expect(h.tend("show", "junk", "-p", "NotifyMessagesMalformed").stdout == "NotifyMessagesMalformed=3\n")
     }
 
+    /// Another user floods every notify socket (they are writable by all, as systemd's): a service's own
+    /// non-blocking READY=1 still gets through, and so does a service started during the flood. The flooder's
+    /// uid is muted after a few refusals, so each datagram of it costs the manager a receive and nothing more.
+    @Test(.enabled(if: getuid() == 0 && Posix.user(named: "nobody") != nil, "needs root to run a flooder as nobody"))
+    func aFloodFromAnotherUserDoesNotStopReady() {
+        let h = DaemonHarness()
+        chmod(h.root, 0o755)
+        let flags = h.root + "/flags"
+        mkdir(flags, 0o777)
+        chmod(flags, 0o777)
+        let notifyDir = h.state + "/notify"
+        let flood = h.root + "/flood.py"
+        h.writeFile(flood, """
+            import os, socket, time
+            own = os.environ.get("NOTIFY_SOCKET", "")
+            os.fork(); os.fork()  # four senders
+            socks, sent, end, last = {}, 0, time.time() + 20, 0
+            while time.time() < end and not os.path.exists("\(flags)/stop"):
+                if time.time() - last > 0.2:
+                    last = time.time()
+                    for name in os.listdir("\(notifyDir)"):
+                        p = "\(notifyDir)/" + name
+                        if p != own and p not in socks:
+                            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.setblocking(False); socks[p] = s
+                for p, s in socks.items():
+                    for _ in range(200):
+                        try: s.sendto(b"READY=1\\nSTATUS=flood", p); sent += 1
+                        except OSError: pass
+                if sent > 20000 and not os.path.exists("\(flags)/flooding"):
+                    open("\(flags)/flooding", "w").close()
+
+            """)
+        let victim = python(h, "victim.py", """
+            import errno, os, socket, time
+            while not os.path.exists("\(flags)/flooding"): time.sleep(0.01)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.setblocking(False)
+            tries = 0
+            while True:
+                tries += 1
+                try: s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"]); break
+                except BlockingIOError:
+                    if tries >= 200: raise
+                    time.sleep(0.01)
+            print("ready after", tries, "tries", flush=True)
+            time.sleep(1000)
+
+            """)
+        let other = python(h, "other.py", "notify(\"READY=1\")\nimport time\ntime.sleep(1000)\n")
+        h.writeUnit("victim.service", "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/usr/bin/env python3 \(victim)\n")
+        h.writeUnit("other.service", "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/usr/bin/env python3 \(other)\n")
+        h.writeUnit("flood.service", "[Service]\nUser=nobody\nExecStart=/usr/bin/env python3 \(flood)\n")
+        h.start(extraArgs: ["--no-start"])
+        defer { h.writeFile(flags + "/stop", "") }
+        #expect(h.tend("start", "--no-block", "victim").status == 0)
+        #expect(h.tend("start", "flood").status == 0)
+        #expect(waitUntil(15) { access(flags + "/flooding", F_OK) == 0 },
+                "the flood is on: \(h.tend("logs", "flood", "-o", "cat").stdout)")
+        #expect(h.waitFor("victim", sub: "running", timeout: 15), "the victim's own READY=1 got through")
+        let started = h.tend(["start", "other"], timeout: 15)
+        #expect(started.status == 0 && h.active("other") == "active", "a service started during the flood: \(started.stderr)")
+        #expect((h.status("victim")?["notify"]?["rejected"]?.int ?? 0) > 1000, "the flood reached the victim's socket")
+        #expect(h.status("victim")?["statusText"]?.string != "flood", "nothing of the flood was taken")
+        let uid = Posix.user(named: "nobody")!.uid
+        #expect(h.daemonLog.contains("Notify messages from uid \(uid) refused 64 times in a second"), "\(h.daemonLog.suffix(2000))")
+    }
+
     @Test func notifyReloadSignalsAndWaitsForReloadingThenReady() {
         let h = DaemonHarness()
         let count = h.root + "/reloads"

@@ -22,6 +22,17 @@ final class NotifyReceiver {
     /// systemd accepts up to 768 descriptors with one message (NOTIFY_FD_MAX).
     private var descriptors = [Int32](repeating: -1, count: 768)
 
+    /// Per-sender accounting. The sockets are writable by everyone (as systemd's: a service may drop to another
+    /// user before it reports), so any local user can send to them. Judging a message from outside the unit
+    /// costs a walk of /proc under NotifyAccess=all; a uid (not root) refused `muteAfter` times within one second
+    /// is muted for the rest of it: its messages are dropped unread, at the cost of the receive alone, so the
+    /// socket queues drain faster than a flood fills them and other senders' READY=1 gets through. The unit's
+    /// own main and control processes are never muted.
+    static let muteAfter = 64
+    private var refusals: [UInt32: (second: UInt64, count: Int)] = [:]
+    private var lastMuteReport: [UInt32: UInt64] = [:]
+    private(set) var mutedDrops = 0
+
     init(system: any System, reactor: any Reactor, tracker: ProcessTracker, stateDir: String) {
         self.system = system
         self.reactor = reactor
@@ -80,10 +91,19 @@ final class NotifyReceiver {
             count(unit, malformed: true)
             return
         }
+        let own = d.pid > 0 && (d.pid == unit.service?.machine.mainPID || d.pid == unit.service?.machine.controlPID)
+        let second = system.monotonicNow.ns / 1_000_000_000
+        if !own, d.uid != 0, let r = refusals[d.uid], r.second == second, r.count >= Self.muteAfter {
+            mutedDrops += 1
+            unit.notifyRejected += 1
+            totals.rejected += 1
+            return
+        }
         guard !refused.contains(d.pid), allowed(unit, pid: d.pid) else {
             refused.insert(d.pid)
             unit.notifyRejected += 1
             totals.rejected += 1
+            noteRefusal(unit, uid: d.uid, second: second)
             return
         }
         // An accepted message may change who may send (MAINPID=, NOTIFYACCESS=): judge everyone afresh.
@@ -144,6 +164,21 @@ final class NotifyReceiver {
         for e in events { onEvent(unit, .notify(e)) }
         // Descriptors not stored (BARRIER=1's among them) are closed by the defer: after every earlier message
         // was processed, which is exactly what a barrier waits for.
+    }
+
+    /// Counts a refusal against the sender's uid; the one that reaches `muteAfter` mutes it (said at most once
+    /// a minute per uid).
+    private func noteRefusal(_ unit: Unit, uid: UInt32, second: UInt64) {
+        guard uid != 0 else { return }
+        if refusals.count > 4096 { refusals = refusals.filter { $0.value.second == second } }
+        var r = refusals[uid] ?? (second, 0)
+        if r.second != second { r = (second, 0) }
+        r.count += 1
+        refusals[uid] = r
+        if r.count == Self.muteAfter, second >= (lastMuteReport[uid] ?? 0) {
+            lastMuteReport[uid] = second + 60
+            report(.warning, "\(unit.name): Notify messages from uid \(uid) refused \(r.count) times in a second: ignoring that uid's messages for the rest of each such second.")
+        }
     }
 
     private func count(_ unit: Unit, malformed: Bool) {
