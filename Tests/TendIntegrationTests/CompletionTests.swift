@@ -145,24 +145,30 @@ struct CompletionTests {
         #expect(offline.seconds < c.seconds, "\(offline.seconds) s with --units, \(c.seconds) s asking")
     }
 
-    @Test func zshAndFishScriptsAreGeneratedAndParse() throws {
+    @Test func bashZshAndFishScriptsAreGenerated() {
         let h = DaemonHarness()
         for shell in ["bash", "zsh", "fish"] {
             let path = Self.script(shell, in: h.root)
             let text = h.readFile(path)
             // Every command that takes unit names calls back into tend for them.
-            for command in ["start", "status", "logs", "enable", "kill"] {
+            for command in ["start", "status", "logs", "enable", "kill", "list-dependencies"] {
                 #expect(text.contains("---completion \(command) -- positional@0"), "\(shell) script: \(command)")
             }
         }
-        if let bash = Self.bash { #expect(runCommand([bash, "-n", h.root + "/tend.bash"]).status == 0) }
-        if let zsh = Self.zsh {
-            let r = runCommand([zsh, "-n", h.root + "/tend.zsh"])
-            #expect(r.status == 0, "zsh -n: \(r.stderr)")
-        }
-        if let fish = Self.fish {
-            let r = runCommand([fish, "--no-execute", h.root + "/tend.fish"])
-            #expect(r.status == 0, "fish --no-execute: \(r.stderr)")
-        }
+        #expect(Self.bash.map { runCommand([$0, "-n", Self.script("bash", in: h.root)]).status } == 0)
+    }
+
+    @Test(.enabled(if: zsh != nil, "needs zsh (Debian's zsh) to parse the zsh script"))
+    func theZshScriptParses() {
+        let h = DaemonHarness()
+        let r = runCommand([Self.zsh!, "-n", Self.script("zsh", in: h.root)])
+        #expect(r.status == 0, "zsh -n: \(r.stderr)")
+    }
+
+    @Test(.enabled(if: fish != nil, "needs fish (Debian's fish) to parse the fish script"))
+    func theFishScriptParses() {
+        let h = DaemonHarness()
+        let r = runCommand([Self.fish!, "--no-execute", Self.script("fish", in: h.root)])
+        #expect(r.status == 0, "fish --no-execute: \(r.stderr)")
     }
 }
