@@ -30,6 +30,22 @@ extension CompletionKind {
 }
 
 enum UnitCompletion {
+    /// A completion request as ArgumentParser reads it: `---completion SUBCOMMAND... -- ARGUMENT INDEX CURSOR
+    /// WORDS...`. The fish script of ArgumentParser 1.8 asks fish 3 for the cursor with `commandline -o -tC`,
+    /// which prints nothing there, so CURSOR is missing and the request would fail: it is put back as the end
+    /// of the word being completed (the words start with the command's name, never a number, so a missing
+    /// CURSOR is unambiguous). Other requests are returned as they are.
+    static func repairing(_ args: [String]) -> [String] {
+        guard args.first == "---completion", let dash = args.firstIndex(of: "--"), dash + 3 < args.count,
+              let index = Int(args[dash + 2]), Int(args[dash + 3]) == nil
+        else { return args }
+        let words = args[(dash + 3)...]
+        let cursor = index >= 0 && index < words.count ? words[words.startIndex + index].count : 0
+        var repaired = args
+        repaired.insert(String(cursor), at: dash + 3)
+        return repaired
+    }
+
     /// The whole budget for asking the manager (connect, send, reply), in milliseconds.
     static let managerTimeoutMS: Int64 = 500
 

@@ -12,7 +12,7 @@ struct Entry {
     static func main() {
         let raw = Array(CommandLine.arguments.dropFirst())
         // A completion request (`---completion`, see Completion.swift) carries the command line verbatim.
-        let args = raw.first == "---completion" ? raw : attachingDashValues(raw)
+        let args = raw.first == "---completion" ? UnitCompletion.repairing(raw) : attachingDashValues(raw)
         if args.first == "daemon" { DaemonExec.run(Array(args.dropFirst())) }
         if let code = FastPath.run(args) { exit(code) }
         if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {

@@ -158,17 +158,118 @@ struct CompletionTests {
         #expect(Self.bash.map { runCommand([$0, "-n", Self.script("bash", in: h.root)]).status } == 0)
     }
 
-    @Test(.enabled(if: zsh != nil, "needs zsh (Debian's zsh) to parse the zsh script"))
-    func theZshScriptParses() {
+    /// A zsh that completes a command line as its line editor does when TAB is pressed, and prints each
+    /// candidate as `CAND:word` (the technique of zsh-capture-completion: an interactive zsh on a pseudo-terminal,
+    /// zsh/zpty, with `compadd` wrapped to print what it is given). Usage: TEND_ZSH_SCRIPT=SCRIPT zsh -f - LINE.
+    static let zshCapture = #"""
+zmodload zsh/zpty || exit 90
+zpty z zsh -f -i
+local line
+setopt rcquotes
+() {
+    zpty -w z source $1
+    repeat 4; do
+        zpty -r z line
+        [[ $line == ok* ]] && return
+    done
+    echo 'error initializing.' >&2
+    exit 2
+} =( <<< '
+PROMPT=
+autoload -U compinit
+compinit -u -D
+source $TEND_ZSH_SCRIPT
+zstyle '':completion:*'' list-grouped false
+zstyle '':completion:*'' insert-tab false
+zstyle '':completion:*'' list-separator ''''
+zmodload zsh/zutil
+compadd () {
+    if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then
+        builtin compadd "$@"
+        return $?
+    fi
+    typeset -a __hits __dscr __tmp
+    if (( $@[(I)-d] )); then
+        __tmp=${@[$[${@[(i)-d]}+1]]}
+        if [[ $__tmp == \(* ]]; then
+            eval "__dscr=$__tmp"
+        else
+            __dscr=( "${(@P)__tmp}" )
+        fi
+    fi
+    builtin compadd -A __hits -D __dscr "$@"
+    setopt localoptions norcexpandparam extendedglob
+    typeset -A apre hpre hsuf asuf
+    zparseopts -E P:=apre p:=hpre S:=asuf s:=hsuf
+    [[ -n $__hits ]] || return
+    local i
+    for i in {1..$#__hits}; do
+        echo -E - CAND:$IPREFIX$apre$hpre$__hits[$i]$hsuf$asuf
+    done
+}
+bindkey ''^M'' undefined-key
+bindkey ''^J'' undefined-key
+bindkey ''^I'' complete-word
+null-line () {
+    echo -E - $''\0''
+}
+compprefuncs=( null-line )
+comppostfuncs=( null-line exit )
+echo ok
+')
+zpty -w z "$1"$'\t'
+integer tog=0
+while zpty -r z; do :; done | while IFS= read -r line; do
+    if [[ $line == *$'\0\r' ]]; then
+        (( tog++ )) && return 0 || continue
+    fi
+    (( tog )) && echo -E - $line
+done
+return 2
+"""#
+
+    @Test(.enabled(if: zsh != nil, "needs zsh (Debian's zsh) to run the zsh script"))
+    func zshCompletesTheRunningManagersUnits() {
         let h = DaemonHarness()
-        let r = runCommand([Self.zsh!, "-n", Self.script("zsh", in: h.root)])
-        #expect(r.status == 0, "zsh -n: \(r.stderr)")
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.writeUnit("worker.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start(extraArgs: ["--no-start"])
+        let script = Self.script("zsh", in: h.root)
+        let parse = runCommand([Self.zsh!, "-n", script])
+        #expect(parse.status == 0, "zsh -n: \(parse.stderr)")
+        h.writeFile(h.root + "/capture.zsh", Self.zshCapture)
+        let env = ["PATH": Self.binDir + ":/usr/bin:/bin", "TEND_ZSH_SCRIPT": script, "TEND_STATE_DIR": h.state,
+                   "HOME": h.root, "ZDOTDIR": h.root]
+        func offered(_ line: String) -> [String] {
+            let r = runCommand([Self.zsh!, "-f", h.root + "/capture.zsh", line], environment: env, timeout: 20)
+            return r.stdout.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("CAND:") }.map { String($0.dropFirst(5)) }
+        }
+        #expect(offered("tend status we") == ["web.service"])
+        let logs = offered("tend logs -u w")
+        #expect(logs == ["web.service", "worker.service"], "\(logs)")
     }
 
-    @Test(.enabled(if: fish != nil, "needs fish (Debian's fish) to parse the fish script"))
-    func theFishScriptParses() {
+    @Test(.enabled(if: fish != nil, "needs fish (Debian's fish) to run the fish script"))
+    func fishCompletesTheRunningManagersUnits() {
         let h = DaemonHarness()
-        let r = runCommand([Self.fish!, "--no-execute", Self.script("fish", in: h.root)])
-        #expect(r.status == 0, "fish --no-execute: \(r.stderr)")
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.writeUnit("worker.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+        h.start(extraArgs: ["--no-start"])
+        let script = Self.script("fish", in: h.root)
+        let parse = runCommand([Self.fish!, "--no-execute", script])
+        #expect(parse.status == 0, "fish --no-execute: \(parse.stderr)")
+        let env = ["PATH": Self.binDir + ":/usr/bin:/bin", "TEND_STATE_DIR": h.state, "HOME": h.root,
+                   "XDG_CONFIG_HOME": h.root + "/config", "XDG_DATA_HOME": h.root + "/data"]
+        // `complete -C LINE` lists what fish offers (candidate, a tab, its description); interactive, because
+        // the script reads the command line with `commandline`.
+        func offered(_ line: String) -> (words: [String], stderr: String) {
+            let r = runCommand([Self.fish!, "--no-config", "--interactive", "-c",
+                                "source \(script); complete -C '\(line)'"], environment: env, timeout: 20)
+            return (r.stdout.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) }, r.stderr)
+        }
+        let status = offered("tend status we")
+        #expect(status.words == ["web.service"], "\(status.words) \(status.stderr)")
+        let logs = offered("tend logs -u w")
+        #expect(logs.words == ["web.service", "worker.service"], "\(logs.words) \(logs.stderr)")
     }
 }
