@@ -57,8 +57,9 @@ enum UnitCompletion {
         // With --units (enable, disable, is-enabled act on those directories offline) the files are the answer.
         let names = (dirs.isEmpty ? managerUnits(stateDir: stateDir) : nil)
             ?? unitFiles(in: dirs.isEmpty ? Defaults.unitDirs : dirs)
-        // Already named on the command line: not offered again.
-        let named = Set(words.enumerated().filter { $0.offset > 0 && $0.offset != index }.map(\.element))
+        // Already named on the command line (`web` names web.service): not offered again.
+        let others = words.enumerated().filter { $0.offset > 0 && $0.offset != index }.map(\.element)
+        let named = Set(others + others.compactMap { UnitName(parsing: $0)?.description })
         var seen: Set<String> = []
         var out: [String] = []
         for n in extra + names.sorted() where !named.contains(n) && seen.insert(n).inserted {

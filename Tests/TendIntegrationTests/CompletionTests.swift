@@ -83,6 +83,8 @@ struct CompletionTests {
         #expect(deps.offered == ["multi-user.target"], "\(deps.offered)")
         let again = Self.complete(["tend", "start", "--state-dir", h.state, "web.service", "w"], script: script)
         #expect(again.offered == ["worker.service"], "\(again.offered)")
+        let short = Self.complete(["tend", "stop", "--state-dir", h.state, "worker", "w"], script: script)
+        #expect(short.offered == ["web.service"], "\(short.offered)")
     }
 
     @Test(.enabled(if: bash != nil, "needs bash"))
