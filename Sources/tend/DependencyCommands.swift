@@ -12,7 +12,8 @@ import TendFormat
 /// a running daemon is told afterwards), else the running daemon's (it acts on its first unit directory), else
 /// the default unit directory.
 struct InstallOptions: ParsableArguments {
-    @Argument(help: "Units (NAME means NAME.service; a template needs an instance or DefaultInstance=).")
+    @Argument(help: "Units (NAME means NAME.service; a template needs an instance or DefaultInstance=).",
+              completion: .unitNames)
     var units: [String]
     @Option(name: .customLong("units"), help: "Unit directory to act on (the first one; repeatable). Works without a daemon.")
     var unitDirs: [String] = []
@@ -145,7 +146,7 @@ struct ListDependencies: ParsableCommand {
         commandName: "list-dependencies",
         abstract: "Show the units a unit requires and wants, as a tree (recursing into targets).",
         discussion: "● active, ○ inactive, × failed. Without NAME: default.target.")
-    @Argument(help: "The unit (default: default.target).") var unit: String = "default.target"
+    @Argument(help: "The unit (default: default.target).", completion: .unitNames) var unit: String = "default.target"
     @Flag(name: .shortAndLong, help: "Recurse into every unit, not only targets.") var all = false
     @Flag(name: .long, help: "Show the units that depend on NAME instead.") var reverse = false
     @OptionGroup var client: ClientOptions
@@ -212,7 +213,8 @@ struct AnalyzeCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "critical-chain",
             abstract: "The chain of units NAME waited for (default: default.target), with @start and +duration.")
-        @Argument(help: "The unit (default: default.target).") var unit: String = "default.target"
+        @Argument(help: "The unit (default: default.target).", completion: .unitNames)
+        var unit: String = "default.target"
         @OptionGroup var client: ClientOptions
         func run() throws {
             try guarded {

@@ -15,8 +15,10 @@ struct Logs: ParsableCommand {
             with or without a running manager. The log directory is --log-dir, else the running manager's, \
             else the default. Several units are merged in time order. Exit status: 0, or 1 on an error.
             """)
-    @Argument(help: "Units (all when none is named; 'tend' is the manager's own log).") var units: [String] = []
-    @Option(name: [.customShort("u"), .customLong("unit")], help: "A unit, as journalctl spells it (repeatable).")
+    @Argument(help: "Units (all when none is named; 'tend' is the manager's own log).", completion: .logUnitNames)
+    var units: [String] = []
+    @Option(name: [.customShort("u"), .customLong("unit")], help: "A unit, as journalctl spells it (repeatable).",
+            completion: .logUnitNames)
     var unitOptions: [String] = []
     @Flag(name: [.customShort("e"), .customLong("pager-end")], help: "The end of the log: the last 1000 records unless -n says otherwise (journalctl's -e).")
     var pagerEnd = false

@@ -12,7 +12,7 @@ protocol StateCheck: ParsableCommand {
 }
 
 struct StateCheckOptions: ParsableArguments {
-    @Argument(help: "Units.") var units: [String]
+    @Argument(help: "Units.", completion: .unitNames) var units: [String]
     @Flag(name: .shortAndLong, help: "Print nothing; only the exit status tells.") var quiet = false
     @OptionGroup var client: ClientOptions
 }

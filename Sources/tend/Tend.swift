@@ -10,9 +10,12 @@ import TendFormat
 @main
 struct Entry {
     static func main() {
-        let raw = attachingDashValues(Array(CommandLine.arguments.dropFirst()))
-        if raw.first == "daemon" { DaemonExec.run(Array(raw.dropFirst())) }
-        let args = takingGlobalOptions(raw)
+        let raw = Array(CommandLine.arguments.dropFirst())
+        // A completion request (`---completion`, see Completion.swift) carries the command line verbatim.
+        if raw.first == "---completion" { Tend.main(UnitCompletion.repairing(raw)) }
+        let dashed = attachingDashValues(raw)
+        if dashed.first == "daemon" { DaemonExec.run(Array(dashed.dropFirst())) }
+        let args = takingGlobalOptions(dashed)
         if let code = FastPath.run(args) { exit(code) }
         if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {
             printError(hint)
@@ -175,7 +178,7 @@ struct DaemonHelp: ParsableCommand {
 // MARK: - Jobs
 
 struct JobOptions: ParsableArguments {
-    @Argument(help: "Units (NAME means NAME.service).") var units: [String]
+    @Argument(help: "Units (NAME means NAME.service).", completion: .unitNames) var units: [String]
     @Flag(name: .customLong("no-block"), help: "Don't wait for the job to finish.") var noBlock = false
     @OptionGroup var client: ClientOptions
 
@@ -241,7 +244,7 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show units' state, main process, last exit and recent log lines.",
         discussion: "Exit status: 0 if all named units are active, 3 if some are not, 4 if a unit does not exist.")
-    @Argument(help: "Units (all loaded units when none is named).") var units: [String] = []
+    @Argument(help: "Units (all loaded units when none is named).", completion: .unitNames) var units: [String] = []
     @Option(name: [.customShort("n"), .customLong("lines")], help: "Log lines to show.") var lines = 10
     @Flag(name: [.customShort("l"), .customLong("full")], help: "Accepted for systemctl's habit: tend never ellipsizes.")
     var full = false
@@ -308,7 +311,7 @@ struct List: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show unit properties as Key=Value lines.")
-    @Argument(help: "Units.") var units: [String]
+    @Argument(help: "Units.", completion: .unitNames) var units: [String]
     @Option(name: [.customShort("p"), .customLong("property")], help: "Only these properties (comma-separated, repeatable).")
     var property: [String] = []
     @Flag(name: .customLong("value"), help: "Print only the values, without 'Key=' (as systemctl show --value).")
@@ -338,7 +341,7 @@ struct Show: ParsableCommand {
 
 struct Cat: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the unit files (and drop-ins) as loaded.")
-    @Argument(help: "Units.") var units: [String]
+    @Argument(help: "Units.", completion: .unitNames) var units: [String]
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -352,7 +355,7 @@ struct Cat: ParsableCommand {
 
 struct Kill: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send a signal to a unit's processes.")
-    @Argument(help: "Units.") var units: [String]
+    @Argument(help: "Units.", completion: .unitNames) var units: [String]
     @Option(name: [.customShort("s"), .customLong("signal")], help: "Signal name or number (default: SIGTERM).")
     var signal = "SIGTERM"
     @Option(name: .customLong("who"), help: "main: the main process only; all: every process of the unit.")
@@ -374,7 +377,7 @@ struct Kill: ParsableCommand {
 
 struct ResetFailed: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reset-failed", abstract: "Clear the failed state and the start rate limit.")
-    @Argument(help: "Units (all when none is named).") var units: [String] = []
+    @Argument(help: "Units (all when none is named).", completion: .unitNames) var units: [String] = []
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -397,7 +400,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check unit files offline: print FILE:LINE: problems.",
         discussion: "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.")
-    @Argument(help: "Unit files.") var files: [String]
+    @Argument(help: "Unit files.", completion: .unitFiles) var files: [String]
 
     func run() throws {
         var failed = false

@@ -45,7 +45,7 @@ struct Mask: ParsableCommand {
             tend's unit files usually live in its first directory, so masks have a directory of their own, read \
             before every other). A running unit keeps running unless --now. Then daemon-reload.
             """)
-    @Argument(help: "Units (NAME means NAME.service).") var units: [String]
+    @Argument(help: "Units (NAME means NAME.service).", completion: .unitNames) var units: [String]
     @Flag(name: .customLong("now"), help: "Also stop the units.") var now = false
     @OptionGroup var files: UnitFileOptions
 
@@ -65,7 +65,7 @@ struct Unmask: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Unmask units: remove the /dev/null links of tend mask (and NAME -> /dev/null in the first directory).",
         discussion: "Then daemon-reload.")
-    @Argument(help: "Units (NAME means NAME.service).") var units: [String]
+    @Argument(help: "Units (NAME means NAME.service).", completion: .unitNames) var units: [String]
     @OptionGroup var files: UnitFileOptions
 
     func run() throws {
@@ -120,7 +120,7 @@ struct Edit: ParsableCommand {
             nano, vim or vi. The file is written only when the editor exits 0 and leaves something; an empty file \
             cancels.
             """)
-    @Argument(help: "The unit (NAME means NAME.service).") var unit: String
+    @Argument(help: "The unit (NAME means NAME.service).", completion: .unitNames) var unit: String
     @Flag(name: .customLong("full"), help: "Edit the whole unit file instead of a drop-in.") var full = false
     @Option(name: .customLong("drop-in"), help: "The drop-in's name (default: override.conf).") var dropIn = "override.conf"
     @OptionGroup var files: UnitFileOptions

@@ -14,7 +14,8 @@ struct Watch: ParsableCommand {
             Runs until interrupted; exits 0 when the manager closes the stream (it stopped), 1 if it can't be \
             reached.
             """)
-    @Argument(help: "Units to watch (NAME means NAME.service; all units when none is named).") var units: [String] = []
+    @Argument(help: "Units to watch (NAME means NAME.service; all units when none is named).", completion: .unitNames)
+    var units: [String] = []
     @Flag(name: .long, help: "Also print every log record the units write, as it is captured.") var logs = false
     @OptionGroup var client: ClientOptions
 
