@@ -34,6 +34,10 @@ struct DebianServicesTests {
         #expect(Posix.readFile(h.units + "/" + name) == original, "the unit is copied unchanged")
         try? Posix.mkdirs(h.units + "/" + name + ".d")
         h.writeFile(h.units + "/" + name + ".d/test.conf", dropIn(h))
+        // Every directive the package's unit carries is one tend knows (implemented, or ignored with a warning).
+        let verify = runCommand([tendBinary, "verify", h.units + "/" + name])
+        #expect(verify.status == 0 && !verify.stderr.contains("unknown directive") && !verify.stdout.contains("unknown directive"),
+                "\(verify.stdout)\(verify.stderr)")
         return h
     }
 
