@@ -95,8 +95,11 @@ struct DebianServicesTests {
 
         #expect(Self.ask(port: port, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", until: "served by tend\n")?
             .hasPrefix("HTTP/1.1 200 OK\r\n") == true)
-        let workers = Self.processes(under: h.pid).filter { $0.ppid == main }
-        #expect(workers.count == 2, "\(workers.map(\.pid))")
+        var workers: [ProcessInfo] = []
+        #expect(waitUntil(5) {
+            workers = Self.processes(under: h.pid).filter { $0.ppid == main }
+            return workers.count == 2
+        }, "workers: \(workers.map(\.pid))")
 
         // ExecReload= (nginx -s reload) leaves the master and replaces the workers.
         #expect(h.tend("reload", "nginx").status == 0)
@@ -107,8 +110,11 @@ struct DebianServicesTests {
 
         // The stop goes through ExecStop= (start-stop-daemon sends SIGQUIT, nginx's graceful stop) and ends with
         // every process of the unit gone.
-        let all = Self.processes(under: h.pid)
-        #expect(all.count == 3, "\(all.map { "\($0.pid) \($0.comm)" })")
+        var all: [ProcessInfo] = []
+        #expect(waitUntil(5) {
+            all = Self.processes(under: h.pid)
+            return all.count == 3
+        }, "\(all.map { "\($0.pid) \($0.comm)" })")
         let stopped = h.tend("stop", "nginx")
         #expect(stopped.status == 0, "\(stopped.stderr)")
         #expect(all.allSatisfy { !processExists($0.pid) }, "processes left: \(all.filter { processExists($0.pid) }.map(\.pid))")
