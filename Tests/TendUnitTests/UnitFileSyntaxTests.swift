@@ -142,6 +142,16 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
         #expect(errors(diags).isEmpty)
     }
 
+    @Test func oldNamesOfThePathSandboxingDirectivesAreKnown() {
+        let (_, diags) = parseService("ReadWriteDirectories=-/etc/redis\nReadOnlyDirectories=/usr\nInaccessibleDirectories=/home\n")
+        #expect(
+            texts(diags) == [
+                "web.service:2: warning: ReadWriteDirectories=: not supported by tend, ignored",
+                "web.service:3: warning: ReadOnlyDirectories=: not supported by tend, ignored",
+                "web.service:4: warning: InaccessibleDirectories=: not supported by tend, ignored",
+            ])
+    }
+
     @Test func assignmentOutsideAnySectionIsAnError() {
         let (_, diags) = parseUnit("Description=x\n[Unit]\n")
         #expect(texts(diags) == [#"web.service:1: assignment "Description=" outside of any section"#])

@@ -781,6 +781,9 @@ let ignoredServiceDirectives = [
     "LogFilterPatterns", "LogNamespace", "StandardInputText", "StandardInputData", "KeyringMode", "PAMName",
     "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted", "ImportCredential",
     "RemoveIPC", "NetworkNamespacePath", "IPCNamespacePath", "CoredumpFilter",
+    // the old names of ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, which systemd still reads (Debian's
+    // redis-server.service has ReadWriteDirectories=)
+    "ReadWriteDirectories", "ReadOnlyDirectories", "InaccessibleDirectories",
     // systemd.resource-control(5)
     "Slice", "Delegate", "CPUAccounting", "CPUWeight", "StartupCPUWeight", "CPUQuota", "CPUQuotaPeriodSec",
     "AllowedCPUs", "StartupAllowedCPUs", "AllowedMemoryNodes", "MemoryAccounting", "MemoryMin", "MemoryLow",
