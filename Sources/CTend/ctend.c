@@ -656,6 +656,12 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
     close(sv[1]);
     int sock = sv[0];
     prctl(PR_SET_NAME, "tend-holder", 0, 0, 0);
+    // It holds about five descriptors per service: as many as the hard limit allows.
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     // The holder needs none of what it inherited but the terminal's stdio.
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     int reexec = 0;
