@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -493,4 +494,287 @@ int ctend_set_nonblocking(int fd, int on) {
     if (flags < 0) return errno;
     flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
     return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
+}
+
+// MARK: - The holder: a small parent that outlives the manager (see Sources/TendSystem/Holder.swift)
+//
+// Messages on a SOCK_SEQPACKET socketpair, one per packet:
+//   manager -> holder: 'P' NAME (one descriptor attached): hold it;  'D' NAME: close and forget it;
+//                      'R': the manager is about to exit to be executed again (daemon-reexec).
+//   holder -> manager: 'H' NAME (its descriptor attached): handed back at a (re)start, in the order held;
+//                      'E' PID STATUS (two ints): a process the holder reaped (an orphan the manager left);
+//                      'Z': the hand-over is complete.
+
+struct held { char *name; int fd; };
+static struct held *held_list;
+static size_t held_count, held_cap;
+static struct { pid_t pid; int status; } *exits;
+static size_t exit_count, exit_cap;
+
+static void held_drop(const char *name) {
+    for (size_t i = 0; i < held_count; i++) {
+        if (strcmp(held_list[i].name, name) == 0) {
+            close(held_list[i].fd);
+            free(held_list[i].name);
+            held_list[i] = held_list[--held_count];
+            return;
+        }
+    }
+}
+
+static void held_put(const char *name, int fd) {
+    held_drop(name);
+    if (held_count == held_cap) {
+        size_t cap = held_cap ? held_cap * 2 : 64;
+        struct held *n = realloc(held_list, cap * sizeof *n);
+        if (!n) { close(fd); return; }
+        held_list = n;
+        held_cap = cap;
+    }
+    held_list[held_count].name = strdup(name);
+    held_list[held_count].fd = fd;
+    held_count++;
+}
+
+static int send_packet(int sock, const void *data, size_t len, int fd) {
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n >= 0) return 0;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            struct pollfd p = { .fd = sock, .events = POLLOUT };
+            (void)poll(&p, 1, 1000);
+            continue;
+        }
+        return -errno;
+    }
+}
+
+/// Reads one packet; returns its length (0 at end of file, -errno on error) and the descriptor attached or -1.
+static ssize_t recv_packet(int sock, char *buf, size_t cap, int *fd, int flags) {
+    struct iovec iov = { .iov_base = buf, .iov_len = cap - 1 };
+    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } u;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    *fd = -1;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (*fd < 0) *fd = got; else close(got);
+        }
+    }
+    buf[n] = 0;
+    return n;
+}
+
+static void hand_over(int sock) {
+    char buf[4200];
+    for (size_t i = 0; i < held_count; i++) {
+        int len = snprintf(buf, sizeof buf, "H%s", held_list[i].name);
+        if (len > 0 && (size_t)len < sizeof buf) (void)send_packet(sock, buf, (size_t)len, held_list[i].fd);
+    }
+    for (size_t i = 0; i < exit_count; i++) {
+        buf[0] = 'E';
+        memcpy(buf + 1, &exits[i].pid, sizeof(pid_t));
+        memcpy(buf + 1 + sizeof(pid_t), &exits[i].status, sizeof(int));
+        (void)send_packet(sock, buf, 1 + sizeof(pid_t) + sizeof(int), -1);
+    }
+    exit_count = 0;
+    (void)send_packet(sock, "Z", 1, -1);
+}
+
+static pid_t spawn_manager(const char *exe, char *const argv[], int *sock_out) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) { close(sv[0]); close(sv[1]); return -1; }
+    if (pid == 0) {
+        close(sv[0]);
+        int fd = fcntl(sv[1], F_DUPFD, 3);  // without FD_CLOEXEC: the new manager inherits it
+        char value[16];
+        snprintf(value, sizeof value, "%d", fd);
+        setenv("TEND_HOLDER_FD", value, 1);
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        execv(exe, argv);
+        _exit(127);
+    }
+    close(sv[1]);
+    *sock_out = sv[0];
+    return pid;
+}
+
+/// Forks: the child returns the manager's end of the socketpair and goes on as the manager; the parent
+/// becomes the holder and never returns. It holds the descriptors the manager gives it (log pipes, notify
+/// sockets, pidfds of main processes), is the subreaper that services orphaned by the manager's death fall to
+/// (it reaps them and reports their exits), forwards SIGTERM, SIGINT, SIGHUP sent to it to the manager, and
+/// when the manager dies of a signal (kill -9, a crash) or asked to be executed again, it starts a new one
+/// (`exe` with `argv`) and hands everything back. When the manager exits by itself, the holder exits with its
+/// status. Returns -1 if the holder could not be set up (the caller runs without one).
+int ctend_holder_start(const char *exe, char *const argv[]) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+    sigset_t mask;
+    sigemptyset(&mask);
+    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&mask, sigs[i]);
+    sigset_t old;
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    pid_t manager = fork();
+    if (manager < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (manager == 0) {
+        close(sv[0]);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+        return sv[1];
+    }
+    close(sv[1]);
+    int sock = sv[0];
+    prctl(PR_SET_NAME, "tend-holder", 0, 0, 0);
+    // It holds about five descriptors per service: as many as the hard limit allows.
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    // The holder needs none of what it inherited but the terminal's stdio.
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int reexec = 0;
+    time_t starts[5] = {0};
+    int start_index = 0;
+    (void)send_packet(sock, "Z", 1, -1);
+    for (;;) {
+        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
+        int n = poll(p, sock >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno != EINTR) _exit(1);
+        if (sock >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            for (;;) {
+                char buf[4200];
+                int fd;
+                ssize_t len = recv_packet(sock, buf, sizeof buf, &fd, MSG_DONTWAIT);
+                if (len == -EAGAIN) break;
+                if (len <= 0) { close(sock); sock = -1; break; }
+                if (buf[0] == 'P' && fd >= 0) { held_put(buf + 1, fd); fd = -1; }
+                else if (buf[0] == 'D') held_drop(buf + 1);
+                else if (buf[0] == 'R') reexec = 1;
+                if (fd >= 0) close(fd);
+            }
+        }
+        if (!(p[0].revents & POLLIN)) continue;
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo != SIGCHLD) {
+                // A signal typed at the terminal reaches the manager itself (same process group); one sent to
+                // the holder (kill, a container runtime) is passed on.
+                if (si.ssi_code != SI_KERNEL && manager > 0) kill(manager, (int)si.ssi_signo);
+                continue;
+            }
+            for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0) break;
+                if (pid != manager) {
+                    if (sock >= 0) {
+                        char buf[1 + sizeof(pid_t) + sizeof(int)];
+                        buf[0] = 'E';
+                        memcpy(buf + 1, &pid, sizeof pid);
+                        memcpy(buf + 1 + sizeof pid, &status, sizeof status);
+                        if (send_packet(sock, buf, sizeof buf, -1) == 0) continue;
+                    }
+                    if (exit_count == exit_cap) {
+                        size_t cap = exit_cap ? exit_cap * 2 : 64;
+                        void *e = realloc(exits, cap * sizeof *exits);
+                        if (!e) continue;
+                        exits = e;
+                        exit_cap = cap;
+                    }
+                    exits[exit_count].pid = pid;
+                    exits[exit_count].status = status;
+                    exit_count++;
+                    continue;
+                }
+                // The manager is gone.
+                if (sock >= 0) {
+                    // Read what it said last (a final 'P', 'D' or 'R').
+                    for (;;) {
+                        char buf[4200];
+                        int fd;
+                        ssize_t len = recv_packet(sock, buf, sizeof buf, &fd, MSG_DONTWAIT);
+                        if (len <= 0) break;
+                        if (buf[0] == 'P' && fd >= 0) { held_put(buf + 1, fd); fd = -1; }
+                        else if (buf[0] == 'D') held_drop(buf + 1);
+                        else if (buf[0] == 'R') reexec = 1;
+                        if (fd >= 0) close(fd);
+                    }
+                    close(sock);
+                    sock = -1;
+                }
+                if (!reexec && WIFEXITED(status)) _exit(WEXITSTATUS(status));
+                time_t now = time(NULL);
+                if (!reexec && starts[start_index] != 0 && now - starts[start_index] < 30) {
+                    const char *text = "tend-holder: the manager died 5 times within 30 s; giving up.\n";
+                    (void)write(2, text, strlen(text));
+                    _exit(1);
+                }
+                starts[start_index] = now;
+                start_index = (start_index + 1) % 5;
+                if (!reexec) {
+                    char text[160];
+                    int len = snprintf(text, sizeof text, "tend-holder: the manager (pid %d) died of signal %d; starting it again.\n",
+                                       (int)manager, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+                    if (len > 0) (void)write(2, text, (size_t)len);
+                }
+                reexec = 0;
+                manager = spawn_manager(exe, argv, &sock);
+                if (manager < 0) _exit(1);
+                hand_over(sock);
+            }
+        }
+    }
+}
+
+int ctend_holder_send(int sock, const char *message, int fd) {
+    return send_packet(sock, message, strlen(message), fd);
+}
+
+/// One packet from the holder: returns its kind ('H', 'E' or 'Z'), 0 when none is waiting (nonblocking), -1 at
+/// end of file; the name (for 'H') into `name`, the descriptor, the pid and status (for 'E').
+int ctend_holder_recv(int sock, int blocking, char *name, size_t cap, int *fd, int *pid, int *status) {
+    char buf[4200];
+    ssize_t n = recv_packet(sock, buf, sizeof buf, fd, blocking ? 0 : MSG_DONTWAIT);
+    if (n == -EAGAIN) return 0;
+    if (n <= 0) return -1;
+    name[0] = 0;
+    if (buf[0] == 'H') {
+        snprintf(name, cap, "%s", buf + 1);
+    } else if (buf[0] == 'E' && (size_t)n >= 1 + sizeof(pid_t) + sizeof(int)) {
+        memcpy(pid, buf + 1, sizeof(pid_t));
+        memcpy(status, buf + 1 + sizeof(pid_t), sizeof(int));
+    }
+    return (unsigned char)buf[0];
 }

@@ -26,6 +26,8 @@ public enum ControlRequest: Equatable, Sendable {
     /// Clear the failed state (of every unit when none is named).
     case resetFailed(units: [String])
     case daemonReload
+    /// Execute the manager again (a new binary), keeping every service running (needs the holder).
+    case daemonReexec
     case enable(units: [String])
     case disable(units: [String])
     case isEnabled(units: [String])
@@ -42,6 +44,7 @@ public enum ControlRequest: Equatable, Sendable {
     enum Command: String, CaseIterable {
         case status, list, show, cat, kill, enable, disable, dependencies, ping, subscribe
         case resetFailed = "reset-failed", daemonReload = "daemon-reload", isEnabled = "is-enabled"
+        case daemonReexec = "daemon-reexec"
         case unitsChanged = "units-changed"
     }
 
@@ -57,6 +60,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .kill: c = .kill
         case .resetFailed: c = .resetFailed
         case .daemonReload: c = .daemonReload
+        case .daemonReexec: c = .daemonReexec
         case .enable: c = .enable
         case .disable: c = .disable
         case .isEnabled: c = .isEnabled
@@ -96,7 +100,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .subscribe(let list, let logs):
             units(list)
             if logs { o.append((Wire.logs, .bool(true))) }
-        case .daemonReload, .dependencies, .unitsChanged, .ping: break
+        case .daemonReload, .daemonReexec, .dependencies, .unitsChanged, .ping: break
         }
         return .object(o)
     }
@@ -151,6 +155,7 @@ public enum ControlRequest: Equatable, Sendable {
             self = .kill(units: try f.strings(Wire.units), signal: Int32(signal), who: who)
         case .resetFailed: self = .resetFailed(units: try f.strings(Wire.units))
         case .daemonReload: self = .daemonReload
+        case .daemonReexec: self = .daemonReexec
         case .enable: self = .enable(units: try named())
         case .disable: self = .disable(units: try named())
         case .isEnabled: self = .isEnabled(units: try f.strings(Wire.units))

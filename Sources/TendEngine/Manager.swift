@@ -77,6 +77,9 @@ public final class Manager {
         notify.report = { [unowned self] level, message in self.report(level, message) }
     }
 
+    /// The holder this manager's descriptors outlive it in (`attach(holder:)`), if any.
+    public internal(set) var holder: Holder?
+
     /// The manager's messages: into its own log and to `logHandler`.
     public func report(_ level: LogLevel, _ message: String) {
         let (allowed, ended) = messageLimit.admit(now: system.monotonicNow)
@@ -125,6 +128,10 @@ public final class Manager {
         let s = LogSink(unit: unit.name.description, settings: d.settings(directory: logDirectory(unit)),
                         capture: d.capture, writer: logWriter, loop: loop, scratch: logScratch)
         observeRecords(s)
+        if let holder {
+            let name = unit.name.description
+            s.onPipesOpened = { fds in for (i, fd) in fds.enumerated() { holder.hold("log \(name) \(i)", fd) } }
+        }
         unit.log = s
         return s
     }
@@ -152,6 +159,7 @@ public final class Manager {
         try system.makeDirectories(options.stateDir, mode: 0o755)
         try? system.makeDirectories(options.logDir, mode: 0o755)
         registry.loadAll(now: system.monotonicNow)
+        adoptFromHolder()
         jobs.invalidate()
         if options.startAll { jobs.bootStart(target: options.defaultTarget) }
     }
@@ -336,10 +344,11 @@ public final class Manager {
         if service.machine.state == .dead || service.machine.state == .failed, !unit.fdStore.isEmpty {
             notify.emptyStore(unit)
         }
+        if holder != nil { syncHeldMain(unit) }
         checkShutdownComplete()
     }
 
-    private func perform(_ unit: Unit, _ fx: ServiceEffect, queue: inout [ServiceEvent]) {
+    func perform(_ unit: Unit, _ fx: ServiceEffect, queue: inout [ServiceEvent]) {
         switch fx {
         case .spawn(let role, let kind, let command):
             queue.append(spawn(unit, role, kind, command))
@@ -370,7 +379,7 @@ public final class Manager {
         unit.log?.note(message)
     }
 
-    private func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+    func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)

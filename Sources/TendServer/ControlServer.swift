@@ -137,6 +137,11 @@ public final class ControlServer {
         case .daemonReload:
             manager.reloadUnits()
             return OKReply()
+        case .daemonReexec:
+            guard manager.reexec() else {
+                throw ControlError(.invalidArgument, "This manager runs without a holder (TEND_NO_HOLDER=1, or it could not be made): it can't be executed again without stopping the services.")
+            }
+            return OKReply()  // the manager exits once this is on its way; the holder starts the new one
         case .enable(let units): return try DependencyRequests.enable(units, manager: manager)
         case .disable(let units): return try DependencyRequests.disable(units, manager: manager)
         case .isEnabled(let units): return DependencyRequests.isEnabled(units, manager: manager)

@@ -87,7 +87,7 @@ struct Tend: ParsableCommand {
         subcommands: [
             DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, ReloadOrRestart.self,
             Status.self,
-            List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self,
+            List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self, DaemonReexec.self,
             Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
             IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
@@ -393,6 +393,27 @@ struct DaemonReload: ParsableCommand {
 
     func run() throws {
         try guarded { let _: OKReply = try client.call(.daemonReload) }
+    }
+}
+
+struct DaemonReexec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon-reexec",
+        abstract: "Execute the manager again (the tendd binary as it is on disk now), keeping every service running.",
+        discussion: "Waits until the new manager answers. The services, their log pipes and notify sockets are handed over by the holder process, as after a crash of the manager.")
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        try guarded {
+            let before: PingReply = try client.call(.ping)
+            let _: OKReply = try client.call(.daemonReexec)
+            let deadline = Posix.monotonicNow + TimeSpan(usec: 30_000_000)
+            while Posix.monotonicNow < deadline {
+                if let now = try? client.call(.ping, as: PingReply.self), now.pid != before.pid { return }
+                usleep(10_000)
+            }
+            throw CLIError("The new manager did not answer within 30 s.")
+        }
     }
 }
 

@@ -87,6 +87,10 @@ enum DaemonCommand {
         options.startAll = startAll
         options.logDefaults = loadConfig(configFile.map(absolute))
         options.defaultTarget = target
+        // The holder (docs/architecture.md, "Surviving the manager's death"): this process stays as a small
+        // parent that keeps the services' descriptors and starts the manager again if it dies; the manager goes
+        // on in its child. A manager the holder started connects to it instead. TEND_NO_HOLDER=1: none.
+        let holder = Posix.environment()["TEND_NO_HOLDER"] == "1" ? nil : Holder.startOrConnect(argv: CommandLine.arguments)
         options.serviceFileLimit = Posix.raiseFileLimit()
 
         do {
@@ -110,6 +114,7 @@ enum DaemonCommand {
                 }
             }
             let manager = try Manager(options: options)
+            if let holder { manager.attach(holder: holder) }
             // The manager's events go to its own log in the store and, with levels, to stderr (swift-log).
             var logger = Logger(label: "tend")
             logger.logLevel = .info

@@ -132,7 +132,7 @@ struct EngineTests {
         h.start()
         #expect(h.waitFor("forker", sub: "running"))
         #expect(waitUntil(20) { h.tend("logs", "forker", "-n", "5").stdout.contains("spawned") })
-        let daemon = h.pid
+        let daemon = h.managerPID
         let noZombies = waitUntil(10) {
             !ProcessTable.scan().contains { $0.ppid == daemon && $0.state == "Z" }
         }

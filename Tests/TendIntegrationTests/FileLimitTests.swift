@@ -23,7 +23,7 @@ struct FileLimitTests {
             let r = h.tend(["list", "--output", "json"])
             return r.stdout.components(separatedBy: "\"running\"").count - 1 == 252
         }, "all 252 services running")
-        let limits = h.readFile("/proc/\(h.pid)/limits")
+        let limits = h.readFile("/proc/\(h.managerPID)/limits")
         let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
         #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4096", "4096"], "\(line)")
         #expect(waitUntil(10) { h.tend("logs", "probe", "-o", "cat").stdout.contains("soft=256 hard=4096") })
@@ -53,10 +53,10 @@ extension FileLimitTests {
         #expect(refusal?.message.contains("out of file descriptors") == true, "\(String(describing: refusal)) after \(held.count)")
         #expect(held.count > 5)
         // While clients keep being turned away, the manager sleeps between them.
-        let before = Self.cpuTicks(h.pid)
+        let before = Self.cpuTicks(h.managerPID)
         for _ in 0..<5 { _ = h.tend(["list"], timeout: 5) }
         usleep(500_000)
-        #expect(Self.cpuTicks(h.pid) - before < 20, "CPU ticks (10 ms) used while refusing clients")
+        #expect(Self.cpuTicks(h.managerPID) - before < 20, "CPU ticks (10 ms) used while refusing clients")
         // Once a client goes, the manager answers again.
         held.removeLast()
         #expect(waitUntil(5) { h.tend("list").status == 0 })

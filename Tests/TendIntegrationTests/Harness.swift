@@ -143,6 +143,8 @@ final class DaemonHarness {
     var state: String { root + "/state" }
     var logs: String { root + "/logs" }
     private(set) var pid: Int32 = 0
+    /// The manager's pid when it came up (see `currentManagerPID`).
+    private(set) var managerPID: Int32 = 0
     private var pidfd: Int32 = -1
     private var stderrPath: String { root + "/daemon.stderr" }
 
@@ -183,6 +185,13 @@ final class DaemonHarness {
         (pid, pidfd) = started
         let up = waitUntil(10) { tend("list").status == 0 }
         precondition(up, "tend daemon did not come up: \(readFile(stderrPath))")
+        managerPID = currentManagerPID() ?? pid
+    }
+
+    /// The manager's pid as it answers `ping` (`pid` is the process started, which stays as the holder and runs
+    /// the manager as its child), or nil if none answers.
+    func currentManagerPID() -> Int32? {
+        (try? ControlClient.call(stateDir: state, .ping, as: PingReply.self))?.pid
     }
 
     /// Starts a program in the background with stdout to a file; the caller ends and reaps it.

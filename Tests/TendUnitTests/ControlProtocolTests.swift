@@ -12,7 +12,7 @@ struct ControlProtocolTests {
         .status(units: [], lines: 10), .status(units: ["web", "db"], lines: 0), .list(all: false), .list(all: true),
         .show(units: ["web"]), .cat(units: ["web", "db"]), .kill(units: ["web"], signal: 15, who: .all),
         .kill(units: ["web"], signal: 10, who: .main), .resetFailed(units: []), .resetFailed(units: ["web"]),
-        .daemonReload, .enable(units: ["web"]), .disable(units: ["web", "db"]), .isEnabled(units: ["web"]),
+        .daemonReload, .daemonReexec, .enable(units: ["web"]), .disable(units: ["web", "db"]), .isEnabled(units: ["web"]),
         .dependencies, .unitsChanged, .ping, .subscribe(units: []), .subscribe(units: ["web"]), .subscribe(units: ["web"], logs: true),
     ]
 

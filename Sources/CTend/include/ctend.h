@@ -166,5 +166,10 @@ int ctend_pipe(int fds[_Nonnull 2], int nonblock_read);
 /// Sets or clears O_NONBLOCK. 0 or errno.
 int ctend_set_nonblocking(int fd, int on);
 
+// The holder (see ctend.c): a parent that outlives the manager and holds its descriptors.
+int ctend_holder_start(const char *exe, char *_Nullable const argv[_Nonnull]);
+int ctend_holder_send(int sock, const char *message, int fd);
+int ctend_holder_recv(int sock, int blocking, char *name, size_t cap, int *fd, int *pid, int *status);
+
 #pragma clang assume_nonnull end
 #endif

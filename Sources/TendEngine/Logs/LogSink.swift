@@ -103,8 +103,24 @@ public final class LogSink {
     public var droppedLines: Int { writer.droppedLines(index) + queueDroppedTotal }
 
     /// Creates the pipes (once).
+    /// Called with the four ends (stdout read, write, stderr read, write) when the pipes are made, so that the
+    /// holder keeps them (see `Manager.attach(holder:)`).
+    public var onPipesOpened: (([Int32]) -> Void)?
+
+    /// Pipes handed back by the holder after the manager's restart: the running service still writes into
+    /// them; what it wrote meanwhile is read now.
+    public func adoptPipes(_ fds: [Int32]) throws {
+        guard fds.count == 4, stdoutRead < 0 else { return }
+        (stdoutRead, stdoutWrite, stderrRead, stderrWrite) = (fds[0], fds[1], fds[2], fds[3])
+        for (readEnd, stream) in [(fds[0], LogStream.stdout), (fds[2], .stderr)] {
+            _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+            tokens.append(try loop.watch(readEnd) { [unowned self] _ in self.drain(readEnd, stream) })
+        }
+    }
+
     public func openPipes() throws {
         guard stdoutRead < 0 else { return }
+        defer { onPipesOpened?([stdoutRead, stdoutWrite, stderrRead, stderrWrite]) }
         for stream in [LogStream.stdout, .stderr] {
             var fds: [Int32] = [-1, -1]
             let e = ctend_pipe(&fds, 1)

@@ -69,7 +69,27 @@ final class NotifyReceiver {
         }
         unit.notifyFD = fd
         unit.notifyPath = path
+        onSocket?(unit, fd, path)
         return path
+    }
+
+    /// Called when a unit's socket is made, so that the holder keeps it.
+    var onSocket: ((Unit, Int32, String) -> Void)?
+
+    /// A socket handed back by the holder after the manager's restart: the service's NOTIFY_SOCKET still names it.
+    func adopt(_ unit: Unit, fd: Int32, path: String) {
+        guard unit.notifyPath == nil else { return system.close(fd) }
+        if let n = Int(path.split(separator: "/").last.map { $0.split(separator: "-").first ?? $0 } ?? ""), n > counter {
+            counter = n  // new sockets get new names
+        }
+        do {
+            unit.notifyToken = try reactor.watch(fd) { [unowned self] _ in self.read(unit) }
+        } catch {
+            system.close(fd)
+            return
+        }
+        unit.notifyFD = fd
+        unit.notifyPath = path
     }
 
     private func read(_ unit: Unit) {

@@ -214,6 +214,27 @@ final class ProcessTracker {
         }
     }
 
+    /// The manager was started again (after its own death, or daemon-reexec) and `pid` is a unit's main process
+    /// still running: track it with the pidfd the holder kept, and its session. It is the holder's child now,
+    /// so its exit arrives through `holderReaped`.
+    func adoptRunning(_ unit: Unit, pid: Int32, pidfd: Int32) {
+        owner[pid] = (unit, .main)
+        unit.pidfds[pid] = pidfd
+        unit.sessions.insert(pid)
+        if let info = system.processInfo(pid) { unit.sessions.insert(info.session) }
+        unit.log?.currentPID = pid
+    }
+
+    /// The holder reaped `pid` (a process the previous manager left, or an orphan of an adopted one).
+    func holderReaped(_ pid: Int32, _ cause: ExitCause) {
+        goneSinceSnapshot.insert(pid)
+        if owner[pid] != nil {
+            processEnded(pid, cause)
+        } else {
+            for unit in Array(killing.values) { recheck(unit) }
+        }
+    }
+
     // MARK: Reaping
 
     /// SIGCHLD: reap every exited child; tracked ones become `.exited` events, orphans re-check the units

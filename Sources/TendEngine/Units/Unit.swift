@@ -72,6 +72,8 @@ public final class Unit {
     var notifyToken: UInt64 = 0
     /// NOTIFY_SOCKET= as the service sees it.
     public internal(set) var notifyPath: String?
+    /// The holder's `main` entry for this unit while it runs (see Manager+Holder).
+    var heldMain: String?
     /// `STATUS=`, kept after the service exits (systemctl's "Status:" line).
     public internal(set) var statusText: String?
     public internal(set) var statusErrno: Int32?

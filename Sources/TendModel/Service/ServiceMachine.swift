@@ -111,6 +111,21 @@ public struct ServiceMachine: Sendable {
         return TimeSpan(usec: Swift.min(Swift.max(UInt64(value), base.usec), config.restartMaxDelay.usec))
     }
 
+    /// The manager was started again (after its own death, or daemon-reexec) and found this service's main
+    /// process still running: the service is running again as it was, with its restart count. Returns the
+    /// effects (the watchdog's deadline).
+    public mutating func adopt(mainPID pid: Int32, restartCount count: Int, now: MonotonicInstant) -> [ServiceEffect] {
+        var fx: [ServiceEffect] = []
+        mainPID = pid
+        restartCount = count
+        result = .success
+        intent = .auto
+        runStartedAt = now
+        enter(.running, now, &fx)
+        armWatchdog(now, &fx)
+        return fx
+    }
+
     // MARK: - The transition function
 
     /// Feeds one event; returns what the runtime must do, in order.
