@@ -14,6 +14,14 @@ extension Manager {
     public func attach(holder h: Holder) {
         holder = h
         notify.onSocket = { unit, fd, path in h.hold("notify \(unit.name) \(path)", fd) }
+        notify.onStoreChanged = { unit in
+            for name in unit.heldStore { h.release(name) }
+            unit.heldStore = unit.fdStore.enumerated().map { i, entry in
+                let name = "fdstore \(unit.name) \(i) \(entry.name)"
+                h.hold(name, entry.fd)
+                return name
+            }
+        }
         do {
             var token: UInt64 = 0
             token = try loop.watch(h.socket) { [unowned self] _ in
@@ -36,6 +44,7 @@ extension Manager {
     func adoptFromHolder() {
         guard let h = holder else { return }
         var logs: [String: [Int32]] = [:]
+        var stores: [String: [(index: Int, fd: Int32, name: String)]] = [:]
         var adopted = 0
         for (name, fd) in h.inherited {
             let f = name.split(separator: " ", maxSplits: 3).map(String.init)
@@ -44,8 +53,19 @@ extension Manager {
                 logs[f[1], default: [-1, -1, -1, -1]][Int(f[2]) ?? 0] = fd
             case "notify" where f.count == 3:
                 if let u = unit(named: f[1]) { notify.adopt(u, fd: fd, path: f[2]) } else { system.close(fd) }
+            case "fdstore" where f.count == 4:
+                stores[f[1], default: []].append((Int(f[2]) ?? 0, fd, f[3]))
             default: break
             }
+        }
+        for (unitName, entries) in stores {
+            guard let u = unit(named: unitName), u.fdStore.isEmpty else {
+                for e in entries { system.close(e.fd) }
+                continue
+            }
+            let sorted = entries.sorted { $0.index < $1.index }
+            u.fdStore = sorted.map { ($0.fd, $0.name) }
+            u.heldStore = sorted.map { "fdstore \(unitName) \($0.index) \($0.name)" }
         }
         for (unitName, fds) in logs {
             guard !fds.contains(-1), let u = unit(named: unitName) else {

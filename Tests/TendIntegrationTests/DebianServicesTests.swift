@@ -97,7 +97,7 @@ struct DebianServicesTests {
             .hasPrefix("HTTP/1.1 200 OK\r\n") == true)
         var workers: [ProcessInfo] = []
         #expect(waitUntil(5) {
-            workers = Self.processes(under: h.pid).filter { $0.ppid == main }
+            workers = Self.processes(under: h.managerPID).filter { $0.ppid == main }
             return workers.count == 2
         }, "workers: \(workers.map(\.pid))")
 
@@ -112,13 +112,13 @@ struct DebianServicesTests {
         // every process of the unit gone.
         var all: [ProcessInfo] = []
         #expect(waitUntil(5) {
-            all = Self.processes(under: h.pid)
+            all = Self.processes(under: h.managerPID)
             return all.count == 3
         }, "\(all.map { "\($0.pid) \($0.comm)" })")
         let stopped = h.tend("stop", "nginx")
         #expect(stopped.status == 0, "\(stopped.stderr)")
         #expect(all.allSatisfy { !processExists($0.pid) }, "processes left: \(all.filter { processExists($0.pid) }.map(\.pid))")
-        #expect(Self.processes(under: h.pid).isEmpty)
+        #expect(Self.processes(under: h.managerPID).isEmpty)
         #expect(h.active("nginx") == "inactive")
         #expect(h.tend("logs", "nginx", "-o", "cat").stdout.contains("signal 3 (SIGQUIT) received"))
         let after = h.tend("status", "nginx", "-n", "0").stdout
@@ -161,11 +161,11 @@ struct DebianServicesTests {
         })
         #expect(answer?.hasPrefix("VERSION ") == true, "\(answer ?? "no answer")")
 
-        let all = Self.processes(under: h.pid)
+        let all = Self.processes(under: h.managerPID)
         #expect(all.map(\.pid) == [main])
         #expect(h.tend("stop", "memcached").status == 0)
         #expect(!processExists(main))
-        #expect(Self.processes(under: h.pid).isEmpty)
+        #expect(Self.processes(under: h.managerPID).isEmpty)
         #expect(h.active("memcached") == "inactive")
         #expect(h.status("memcached")?["nRestarts"]?.int == 0, "Restart=always does not undo a stop")
     }
@@ -209,18 +209,18 @@ struct DebianServicesTests {
         #expect(Self.uid(main) == user.uid, "User=redis")
         #expect(Self.field("Umask", of: main) == "0007", "UMask=007")
         // LimitNOFILE=65535: as asked, or the closest the manager may set (its hard limit, without CAP_SYS_RESOURCE).
-        let hard = Self.openFilesLimit(h.pid)?.hard ?? 0
-        let expected = hard >= 65535 || Self.hasCapSysResource(h.pid) ? 65535 : hard
+        let hard = Self.openFilesLimit(h.managerPID)?.hard ?? 0
+        let expected = hard >= 65535 || Self.hasCapSysResource(h.managerPID) ? 65535 : hard
         #expect(Self.openFilesLimit(main)?.soft == expected, "\(String(describing: Self.openFilesLimit(main))), manager's hard limit \(hard)")
         let status = h.tend("status", "redis-server", "-n", "0").stdout
         #expect(status.contains("Active: active (running)") && status.contains("Main PID: \(main) (redis-server)"), "\(status)")
         #expect(status.contains("Status: \"Ready to accept connections\""), "STATUS= from sd_notify: \(status)")
 
-        let all = Self.processes(under: h.pid)
+        let all = Self.processes(under: h.managerPID)
         #expect(!all.isEmpty && all.allSatisfy { $0.session == ProcessTable.stat(main)?.session })
         #expect(h.tend("stop", "redis-server").status == 0)
         #expect(all.allSatisfy { !processExists($0.pid) })
-        #expect(Self.processes(under: h.pid).isEmpty)
+        #expect(Self.processes(under: h.managerPID).isEmpty)
         #expect(h.active("redis-server") == "inactive")
     }
 

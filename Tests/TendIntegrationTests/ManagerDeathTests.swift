@@ -140,6 +140,39 @@ struct ManagerDeathTests {
         #expect(errs.count > 10 && errs.allSatisfy { $0.hasPrefix("err ") })
     }
 
+    /// FDSTORE=1 descriptors are held too: after the manager's death, a restart still hands the stored
+    /// listening socket to the new instance.
+    @Test func theFdStoreSurvivesTheManagersDeath() {
+        let h = DaemonHarness()
+        let script = h.root + "/store.py"
+        h.writeFile(script, pythonNotify + """
+            import os, socket, time
+            fds = int(os.environ.get("LISTEN_FDS", "0")) if os.environ.get("LISTEN_PID") == str(os.getpid()) else 0
+            if fds:
+                srv = socket.socket(fileno=3)
+            else:
+                srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                srv.bind(("127.0.0.1", 0))
+                srv.listen(16)
+                notify("FDSTORE=1\\nFDNAME=listener", [srv.fileno()])
+            notify("READY=1\\nSTATUS=%s %d" % ("inherited" if fds else "fresh", srv.getsockname()[1]))
+            time.sleep(1000)
+
+            """)
+        h.writeUnit("store.service", "[Service]\nType=notify\nFileDescriptorStoreMax=2\nExecStart=/usr/bin/env python3 \(script)\n")
+        h.start()
+        #expect(h.waitFor("store", sub: "running"))
+        let fresh = h.status("store")?["statusText"]?.string ?? ""
+        #expect(fresh.hasPrefix("fresh "))
+        let first = h.managerPID
+        #expect(kill(first, SIGKILL) == 0)
+        #expect(newManager(h, after: first) != nil)
+        #expect(h.status("store")?["fdStore"]?.int == 1, "the store was handed back")
+        #expect(h.tend("restart", "store").status == 0)
+        let port = fresh.split(separator: " ").last.map(String.init) ?? ""
+        #expect(waitUntil { h.status("store")?["statusText"]?.string == "inherited \(port)" }, "the same socket, passed on")
+    }
+
     @Test func aDaemonReexecWithoutHolderIsRefused() {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Service]\nExecStart=/bin/sleep 1000\n")

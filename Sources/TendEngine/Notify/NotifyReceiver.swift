@@ -167,6 +167,8 @@ final class NotifyReceiver {
         if msg.watchdogTrigger { events.append(.watchdogTrigger) }
         if msg.restartReset { events.append(.restartReset) }
 
+        let storeBefore = unit.fdStore.count
+        defer { if unit.fdStore.count != storeBefore || !kept.isEmpty { onStoreChanged?(unit) } }
         if msg.fdStoreRemove, let name = msg.fdName {
             for entry in unit.fdStore where entry.name == name { system.close(entry.fd) }
             unit.fdStore.removeAll { $0.name == name }
@@ -226,5 +228,9 @@ final class NotifyReceiver {
     func emptyStore(_ unit: Unit) {
         for entry in unit.fdStore { system.close(entry.fd) }
         unit.fdStore = []
+        onStoreChanged?(unit)
     }
+
+    /// Called after the unit's fd store changed, so that the holder keeps what it holds.
+    var onStoreChanged: ((Unit) -> Void)?
 }

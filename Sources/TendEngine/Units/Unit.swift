@@ -74,6 +74,8 @@ public final class Unit {
     public internal(set) var notifyPath: String?
     /// The holder's `main` entry for this unit while it runs (see Manager+Holder).
     var heldMain: String?
+    /// The holder's `fdstore` entries for this unit.
+    var heldStore: [String] = []
     /// `STATUS=`, kept after the service exits (systemctl's "Status:" line).
     public internal(set) var statusText: String?
     public internal(set) var statusErrno: Int32?
