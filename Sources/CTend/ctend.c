@@ -601,6 +601,8 @@ static void hand_over(int sock) {
     (void)send_packet(sock, "Z", 1, -1);
 }
 
+static void holder_noop(int sig) { (void)sig; }
+
 static pid_t spawn_manager(const char *exe, char *const argv[], int *sock_out) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
@@ -649,6 +651,8 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
     }
     if (manager == 0) {
         close(sv[0]);
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &dfl, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
         return sv[1];
@@ -656,6 +660,10 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
     close(sv[1]);
     int sock = sv[0];
     prctl(PR_SET_NAME, "tend-holder", 0, 0, 0);
+    // As PID 1 of a namespace, a signal whose disposition is the default is dropped before it is queued: a
+    // handler (never run: the signals stay blocked and are read from the signalfd) makes them arrive.
+    struct sigaction noop = { .sa_handler = holder_noop };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) if (sigs[i] != SIGCHLD) sigaction(sigs[i], &noop, NULL);
     // It holds about five descriptors per service: as many as the hard limit allows.
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {

@@ -173,6 +173,30 @@ struct ManagerDeathTests {
         #expect(waitUntil { h.status("store")?["statusText"]?.string == "inherited \(port)" }, "the same socket, passed on")
     }
 
+    /// As PID 1 of a PID namespace (a container's init), the holder is the init: the manager's death ends
+    /// neither the container nor a service, and SIGTERM from outside still stops everything in order.
+    @Test(.enabled(if: getuid() == 0 && access("/usr/bin/unshare", X_OK) == 0, "needs root and unshare(1)"))
+    func asPID1OfANamespaceTheHolderOutlivesTheManager() {
+        let h = DaemonHarness()
+        h.writeUnit("web.service", "[Service]\nExecStart=/bin/sh -c 'echo pid=$$$$; exec sleep 1000'\n")
+        h.start(wrapper: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"])
+        #expect(h.waitFor("web", sub: "running"))
+        #expect(h.managerPID == 2, "the manager is the init's child inside the namespace")
+        // Host pids: unshare → the holder (PID 1 inside) → the manager.
+        let holder = ProcessTable.scan().first { $0.ppid == h.pid }
+        #expect(holder?.comm == "tend-holder")
+        let manager = ProcessTable.scan().first { $0.ppid == holder?.pid && $0.comm == "tend" }
+        #expect(manager != nil)
+        let web = h.mainPID("web")
+        #expect(kill(manager?.pid ?? 0, SIGKILL) == 0)
+        #expect(waitUntil(15) { ProcessTable.scan().contains { $0.ppid == holder?.pid && $0.comm == "tend" && $0.pid != manager?.pid } && h.currentManagerPID() != nil })
+        #expect(h.mainPID("web") == web && h.active("web") == "active", "adopted inside the namespace")
+        // A container runtime stops a container by SIGTERM to its init (unshare itself waits for its child).
+        #expect(kill(holder?.pid ?? 0, SIGTERM) == 0)
+        #expect(h.stop() == 0, "SIGTERM reaches the init and stops everything in order")
+        #expect(h.readFile(h.logs + "/web.service/current").contains("Stopped web.service."))
+    }
+
     @Test func aDaemonReexecWithoutHolderIsRefused() {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Service]\nExecStart=/bin/sleep 1000\n")
