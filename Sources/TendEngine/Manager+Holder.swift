@@ -5,9 +5,9 @@ import TendSystem
 /// Surviving the manager's own death (docs/architecture.md): the holder keeps the descriptors a running
 /// service depends on; a manager started again takes them back and adopts the services still running.
 ///
-/// Held names: `log UNIT 0..3` (the log pipes' ends), `notify UNIT PATH` (the notify socket), `main UNIT PID
-/// NRESTARTS` (the pidfd of a running service's main process: its identity, safe from pid reuse, and the
-/// restart count to keep).
+/// Held names: `log UNIT 0..3` (the log pipes' ends), `notify UNIT PATH` (the notify socket), `fdstore UNIT
+/// INDEX NAME` (the fd store), `main UNIT PID NRESTARTS` (the pidfd of a running service's main process: its
+/// identity, safe from pid reuse, and the restart count to keep).
 extension Manager {
     /// Takes `holder` for this manager: registers what must outlive it from now on, and listens for the exits
     /// the holder reports. Call before `boot`, which adopts what the holder handed back.
