@@ -30,6 +30,17 @@ struct UnitFileOptions: ParsableArguments {
 
     func installer(_ dirs: [String]) -> UnitInstaller { UnitInstaller(unitPaths: dirs, environment: Posix.environment()) }
 
+    /// Makes the changes `body` makes with the installer, prints them as systemctl does, then daemon-reload.
+    /// Returns whether a manager answered.
+    func change(_ body: (UnitInstaller) throws(InstallError) -> [InstallChange]) throws -> Bool {
+        let (dirs, manager) = paths()
+        let changes: [InstallChange]
+        do { changes = try body(installer(dirs)) } catch { throw CLIError(.installFailed, error.description) }
+        printChanges(InstallReply(changes: changes), output: client.output)
+        try reload(manager)
+        return manager
+    }
+
     /// daemon-reload, unless --no-reload or no manager answers.
     func reload(_ manager: Bool) throws {
         guard manager, !noReload else { return }
@@ -51,11 +62,7 @@ struct Mask: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let (dirs, manager) = files.paths()
-            let changes: [InstallChange]
-            do { changes = try files.installer(dirs).mask(units) } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
-            printChanges(InstallReply(changes: changes), output: files.client.output)
-            try files.reload(manager)
+            let manager = try files.change { installer throws(InstallError) in try installer.mask(units) }
             if now && manager { let _: OKReply = try files.client.call(.job(.stop, units: units, noBlock: false)) }
         }
     }
@@ -69,13 +76,7 @@ struct Unmask: ParsableCommand {
     @OptionGroup var files: UnitFileOptions
 
     func run() throws {
-        try guarded {
-            let (dirs, manager) = files.paths()
-            let changes: [InstallChange]
-            do { changes = try files.installer(dirs).unmask(units) } catch let e as InstallError { throw CLIError(.installFailed, e.description) }
-            printChanges(InstallReply(changes: changes), output: files.client.output)
-            try files.reload(manager)
-        }
+        try guarded { _ = try files.change { installer throws(InstallError) in try installer.unmask(units) } }
     }
 }
 

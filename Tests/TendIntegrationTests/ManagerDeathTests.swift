@@ -147,15 +147,10 @@ struct ManagerDeathTests {
         let script = h.root + "/store.py"
         h.writeFile(script, pythonNotify + """
             import os, socket, time
-            fds = int(os.environ.get("LISTEN_FDS", "0")) if os.environ.get("LISTEN_PID") == str(os.getpid()) else 0
-            if fds:
-                srv = socket.socket(fileno=3)
-            else:
-                srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                srv.bind(("127.0.0.1", 0))
-                srv.listen(16)
-                notify("FDSTORE=1\\nFDNAME=listener", [srv.fileno()])
-            notify("READY=1\\nSTATUS=%s %d" % ("inherited" if fds else "fresh", srv.getsockname()[1]))
+            inherited = os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS") == "1"
+            srv = socket.socket(fileno=3) if inherited else socket.create_server(("127.0.0.1", 0))
+            if not inherited: notify("FDSTORE=1\\nFDNAME=listener", [srv.fileno()])
+            notify("READY=1\\nSTATUS=%s %d" % ("inherited" if inherited else "fresh", srv.getsockname()[1]))
             time.sleep(1000)
 
             """)
