@@ -522,8 +522,9 @@ static void held_drop(const char *name) {
     }
 }
 
+// Names are never reused while held (the manager drops an entry before it holds another under that name),
+// so a put doesn't search: a bring-up of N services costs O(N), not O(N²).
 static void held_put(const char *name, int fd) {
-    held_drop(name);
     if (held_count == held_cap) {
         size_t cap = held_cap ? held_cap * 2 : 64;
         struct held *n = realloc(held_list, cap * sizeof *n);
@@ -536,19 +537,26 @@ static void held_put(const char *name, int fd) {
     held_count++;
 }
 
+static int send_packet_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+
 static int send_packet(int sock, const void *data, size_t len, int fd) {
+    return send_packet_fds(sock, data, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+static int send_packet_fds(int sock, const void *data, size_t len, const int *fds, int nfds) {
     struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (fd >= 0) {
+    if (nfds > 8) nfds = 8;
+    if (nfds > 0) {
         memset(&u, 0, sizeof u);
         msg.msg_control = u.buf;
-        msg.msg_controllen = sizeof u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
     }
     for (;;) {
         ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -564,11 +572,53 @@ static int send_packet(int sock, const void *data, size_t len, int fd) {
 }
 
 /// Reads one packet; returns its length (0 at end of file, -errno on error) and the descriptor attached or -1.
+#define HOLDER_MAX_FDS 8
+static ssize_t recv_packet_fds(int sock, char *buf, size_t cap, int fds[HOLDER_MAX_FDS], int *nfds, int flags);
+
 static ssize_t recv_packet(int sock, char *buf, size_t cap, int *fd, int flags) {
+    int fds[HOLDER_MAX_FDS];
+    int n = 0;
+    ssize_t len = recv_packet_fds(sock, buf, cap, fds, &n, flags);
+    *fd = n > 0 ? fds[0] : -1;
+    for (int i = 1; i < n; i++) close(fds[i]);
+    return len;
+}
+
+/// The holder's side of a manager's messages: 'P' NAME with one descriptor holds it as NAME, with several
+/// as "NAME 0", "NAME 1", ...; 'D' NAME drops; 'R' marks a re-exec. Returns -1 once the socket is closed.
+static int take_messages(int sock, int *reexec) {
+    for (;;) {
+        char buf[4200];
+        int fds[HOLDER_MAX_FDS];
+        int n = 0;
+        ssize_t len = recv_packet_fds(sock, buf, sizeof buf, fds, &n, MSG_DONTWAIT);
+        if (len == -EAGAIN) return 0;
+        if (len <= 0) return -1;
+        int used = 0;
+        if (buf[0] == 'P' && n == 1) {
+            held_put(buf + 1, fds[0]);
+            used = 1;
+        } else if (buf[0] == 'P' && n > 1) {
+            for (int i = 0; i < n; i++) {
+                char name[4300];
+                snprintf(name, sizeof name, "%s %d", buf + 1, i);
+                held_put(name, fds[i]);
+            }
+            used = n;
+        } else if (buf[0] == 'D') {
+            held_drop(buf + 1);
+        } else if (buf[0] == 'R') {
+            *reexec = 1;
+        }
+        for (int i = used; i < n; i++) close(fds[i]);
+    }
+}
+
+static ssize_t recv_packet_fds(int sock, char *buf, size_t cap, int fds[HOLDER_MAX_FDS], int *nfds, int flags) {
     struct iovec iov = { .iov_base = buf, .iov_len = cap - 1 };
-    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } u;
+    union { char buf[CMSG_SPACE(sizeof(int) * HOLDER_MAX_FDS)]; struct cmsghdr align; } u;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-    *fd = -1;
+    *nfds = 0;
     ssize_t n;
     do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags); } while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
@@ -578,7 +628,7 @@ static ssize_t recv_packet(int sock, char *buf, size_t cap, int *fd, int flags) 
         for (int i = 0; i < count; i++) {
             int got;
             memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-            if (*fd < 0) *fd = got; else close(got);
+            if (*nfds < HOLDER_MAX_FDS) fds[(*nfds)++] = got; else close(got);
         }
     }
     buf[n] = 0;
@@ -680,18 +730,9 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
         struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
         int n = poll(p, sock >= 0 ? 2 : 1, -1);
         if (n < 0 && errno != EINTR) _exit(1);
-        if (sock >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            for (;;) {
-                char buf[4200];
-                int fd;
-                ssize_t len = recv_packet(sock, buf, sizeof buf, &fd, MSG_DONTWAIT);
-                if (len == -EAGAIN) break;
-                if (len <= 0) { close(sock); sock = -1; break; }
-                if (buf[0] == 'P' && fd >= 0) { held_put(buf + 1, fd); fd = -1; }
-                else if (buf[0] == 'D') held_drop(buf + 1);
-                else if (buf[0] == 'R') reexec = 1;
-                if (fd >= 0) close(fd);
-            }
+        if (sock >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) && take_messages(sock, &reexec) < 0) {
+            close(sock);
+            sock = -1;
         }
         if (!(p[0].revents & POLLIN)) continue;
         struct signalfd_siginfo si;
@@ -728,17 +769,7 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
                 }
                 // The manager is gone.
                 if (sock >= 0) {
-                    // Read what it said last (a final 'P', 'D' or 'R').
-                    for (;;) {
-                        char buf[4200];
-                        int fd;
-                        ssize_t len = recv_packet(sock, buf, sizeof buf, &fd, MSG_DONTWAIT);
-                        if (len <= 0) break;
-                        if (buf[0] == 'P' && fd >= 0) { held_put(buf + 1, fd); fd = -1; }
-                        else if (buf[0] == 'D') held_drop(buf + 1);
-                        else if (buf[0] == 'R') reexec = 1;
-                        if (fd >= 0) close(fd);
-                    }
+                    (void)take_messages(sock, &reexec);  // what it said last (a final 'P', 'D' or 'R')
                     close(sock);
                     sock = -1;
                 }
@@ -768,6 +799,18 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
 
 int ctend_holder_send(int sock, const char *message, int fd) {
     return send_packet(sock, message, strlen(message), fd);
+}
+
+int ctend_holder_send_fds(int sock, const char *message, const int *fds, int nfds) {
+    return send_packet_fds(sock, message, strlen(message), fds, nfds);
+}
+
+int ctend_holder_configure(int sock) {
+    // Room for every message of a large bring-up: the manager must not wait for the holder to be scheduled.
+    int size = 8 << 20;
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+        (void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    return 0;
 }
 
 /// One packet from the holder: returns its kind ('H', 'E' or 'Z'), 0 when none is waiting (nonblocking), -1 at

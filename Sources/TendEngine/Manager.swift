@@ -130,7 +130,7 @@ public final class Manager {
         observeRecords(s)
         if let holder {
             let name = unit.name.description
-            s.onPipesOpened = { fds in for (i, fd) in fds.enumerated() { holder.hold("log \(name) \(i)", fd) } }
+            s.onPipesOpened = { fds in holder.hold("log \(name)", fds) }  // held as "log NAME 0" ... "log NAME 3"
         }
         unit.log = s
         return s

@@ -18,6 +18,7 @@ public final class Holder {
     public init(socket fd: Int32) {
         socket = fd
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        _ = ctend_holder_configure(fd)
         while true {
             var name = [CChar](repeating: 0, count: 4200)
             var got: Int32 = -1, pid: Int32 = 0, status: Int32 = 0
@@ -60,8 +61,13 @@ public final class Holder {
         pendingExits = []
     }
 
-    /// The holder keeps a duplicate of `fd` under `name` (replacing what it held under that name).
+    /// The holder keeps a duplicate of `fd` under `name` (a name not held: `release` the old one first).
     public func hold(_ name: String, _ fd: Int32) { _ = ctend_holder_send(socket, "P" + name, fd) }
+
+    /// The holder keeps duplicates of `fds` (at most 8) under `NAME 0`, `NAME 1`, ... in one message.
+    public func hold(_ name: String, _ fds: [Int32]) {
+        _ = fds.withUnsafeBufferPointer { ctend_holder_send_fds(socket, "P" + name, $0.baseAddress!, Int32(fds.count)) }
+    }
 
     /// The holder closes and forgets what it held under `name`.
     public func release(_ name: String) { _ = ctend_holder_send(socket, "D" + name, -1) }

@@ -169,6 +169,8 @@ int ctend_set_nonblocking(int fd, int on);
 // The holder (see ctend.c): a parent that outlives the manager and holds its descriptors.
 int ctend_holder_start(const char *exe, char *_Nullable const argv[_Nonnull]);
 int ctend_holder_send(int sock, const char *message, int fd);
+int ctend_holder_send_fds(int sock, const char *message, const int *fds, int nfds);
+int ctend_holder_configure(int sock);
 int ctend_holder_recv(int sock, int blocking, char *name, size_t cap, int *fd, int *pid, int *status);
 
 #pragma clang assume_nonnull end
