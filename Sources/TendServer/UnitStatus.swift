@@ -72,15 +72,8 @@ public enum UnitStatusJSON {
         var tasks: Int64 = 0, memory: Int64 = 0
         var entries: [Int32: UnitInfo.LiveProcess] = [:]
         for p in procs {
-            if let stat = manager.system.readFile("/proc/\(p.pid)/stat", limit: 4096),
-                let close = stat.lastIndex(of: UInt8(ascii: ")")) {
-                // Fields after comm: state is field 3, num_threads field 20, rss (pages) field 24.
-                let f = stat[(close + 1)...].split(separator: 32)
-                if f.count > 21 {
-                    tasks += Int64(String(decoding: f[17], as: UTF8.self)) ?? 1
-                    memory += (Int64(String(decoding: f[21], as: UTF8.self)) ?? 0) * page
-                }
-            }
+            tasks += Int64(p.threads)
+            memory += Int64(p.residentPages) * page
             var command = "[\(p.comm)]"
             if let raw = manager.system.readFile("/proc/\(p.pid)/cmdline", limit: 4096), !raw.isEmpty {
                 let args = raw.split(separator: 0, omittingEmptySubsequences: false).dropLast(raw.last == 0 ? 1 : 0)

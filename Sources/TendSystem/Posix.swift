@@ -227,6 +227,9 @@ public struct ProcessInfo: Sendable {
     public var session: Int32
     public var state: Character
     public var comm: String
+    /// Threads (`num_threads`) and resident pages (`rss`), from the same read of /proc/PID/stat.
+    public var threads: Int = 1
+    public var residentPages: Int = 0
     public init(pid: Int32, ppid: Int32, pgrp: Int32, session: Int32, state: Character, comm: String) {
         (self.pid, self.ppid, self.pgrp, self.session, self.state, self.comm) = (pid, ppid, pgrp, session, state, comm)
     }
@@ -301,14 +304,20 @@ public enum ProcessTable {
             let close = bytes.lastIndex(of: UInt8(ascii: ")"))
         else { return nil }
         let comm = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
-        let rest = bytes[(close + 1)...].split(separator: UInt8(ascii: " "), maxSplits: 6)
+        let rest = bytes[(close + 1)...].split(separator: UInt8(ascii: " "), maxSplits: 22)
         guard rest.count >= 5, let stateByte = rest[0].first,
             let ppid = Int32(String(decoding: rest[1], as: UTF8.self)),
             let pgrp = Int32(String(decoding: rest[2], as: UTF8.self)),
             let session = Int32(String(decoding: rest[3], as: UTF8.self))
         else { return nil }
-        return ProcessInfo(pid: pid, ppid: ppid, pgrp: pgrp, session: session,
-                           state: Character(Unicode.Scalar(stateByte)), comm: comm)
+        var info = ProcessInfo(pid: pid, ppid: ppid, pgrp: pgrp, session: session,
+                               state: Character(Unicode.Scalar(stateByte)), comm: comm)
+        // After comm: state is field 3, so num_threads (20) is rest[17] and rss (24) rest[21].
+        if rest.count > 21 {
+            info.threads = Int(String(decoding: rest[17], as: UTF8.self)) ?? 1
+            info.residentPages = Int(String(decoding: rest[21], as: UTF8.self)) ?? 0
+        }
+        return info
     }
 
     /// The command name of a process (`comm`).
