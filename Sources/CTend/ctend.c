@@ -682,13 +682,16 @@ static pid_t spawn_manager(const char *exe, char *const argv[], int *sock_out) {
 /// when the manager dies of a signal (kill -9, a crash) or asked to be executed again, it starts a new one
 /// (`exe` with `argv`) and hands everything back. When the manager exits by itself, the holder exits with its
 /// status. Returns -1 if the holder could not be set up (the caller runs without one).
+static const int holder_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void holder_loop(int sock, pid_t manager, const char *exe, char *const argv[]) __attribute__((noreturn));
+
 int ctend_holder_start(const char *exe, char *const argv[]) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
     sigset_t mask;
     sigemptyset(&mask);
-    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaddset(&mask, sigs[i]);
+    for (size_t i = 0; i < sizeof holder_signals / sizeof *holder_signals; i++) sigaddset(&mask, holder_signals[i]);
     sigset_t old;
     sigprocmask(SIG_BLOCK, &mask, &old);
     (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -701,19 +704,52 @@ int ctend_holder_start(const char *exe, char *const argv[]) {
     }
     if (manager == 0) {
         close(sv[0]);
-        struct sigaction dfl = { .sa_handler = SIG_DFL };
-        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &dfl, NULL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
         return sv[1];
     }
     close(sv[1]);
-    int sock = sv[0];
+    // The holder executes itself again, so that it carries none of the manager's memory: the constructor
+    // below sees TEND_HOLDER_EXEC and runs the loop before anything else of the program (no Swift runtime
+    // work, no heap of the manager's). The pid, the signal mask and the subreaper flag stay across execve.
+    int fd = fcntl(sv[0], F_DUPFD, 3);
+    if (fd >= 0) {
+        char value[4200];
+        snprintf(value, sizeof value, "%d:%d:%s", fd, (int)manager, exe);
+        setenv("TEND_HOLDER_EXEC", value, 1);
+        execv(exe, argv);
+        unsetenv("TEND_HOLDER_EXEC");
+        close(fd);
+    }
+    holder_loop(sv[0], manager, exe, argv);  // exec failed: loop in this image
+}
+
+__attribute__((constructor)) static void holder_entry(int argc, char **argv, char **envp) {
+    (void)argc;
+    (void)envp;
+    const char *v = getenv("TEND_HOLDER_EXEC");
+    if (!v) return;
+    int sock = -1, manager = -1, used = 0;
+    if (sscanf(v, "%d:%d:%n", &sock, &manager, &used) != 2 || used <= 0 || sock < 0 || manager <= 0) return;
+    static char exe[4096];
+    snprintf(exe, sizeof exe, "%s", v + used);
+    unsetenv("TEND_HOLDER_EXEC");
+    (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
+    holder_loop(sock, manager, exe, argv);
+}
+
+static void holder_loop(int sock, pid_t manager, const char *exe, char *const argv[]) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (size_t i = 0; i < sizeof holder_signals / sizeof *holder_signals; i++) sigaddset(&mask, holder_signals[i]);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     prctl(PR_SET_NAME, "tend-holder", 0, 0, 0);
     // As PID 1 of a namespace, a signal whose disposition is the default is dropped before it is queued: a
     // handler (never run: the signals stay blocked and are read from the signalfd) makes them arrive.
     struct sigaction noop = { .sa_handler = holder_noop };
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) if (sigs[i] != SIGCHLD) sigaction(sigs[i], &noop, NULL);
+    for (size_t i = 0; i < sizeof holder_signals / sizeof *holder_signals; i++)
+        if (holder_signals[i] != SIGCHLD) sigaction(holder_signals[i], &noop, NULL);
     // It holds about five descriptors per service: as many as the hard limit allows.
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
