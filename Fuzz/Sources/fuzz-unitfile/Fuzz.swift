@@ -1,14 +1,14 @@
 // Whole unit files and drop-ins (systemd.syntax(7), systemd.unit(5), systemd.service(5)): lines, continuations,
 // sections, every directive's value parser, then the checks made once all files are applied, as the loader does.
-// Each input is read as a plain service and as a template instance (the specifiers differ), then the commands
-// it declares are expanded as at spawn time.
+// Each input is read as a plain service, a template instance (the specifiers differ) and a target (other
+// sections), then the commands it declares are expanded as at spawn time.
 @testable import TendModel
 
 let context = SpecifierContext(
     userName: "alice", uid: 1000, home: "/home/alice", runtimeDir: "/run/user/1000",
     stateDir: "/home/alice/.local/state", cacheDir: "/home/alice/.cache", logsDir: "/home/alice/.local/state/log",
     configDir: "/home/alice/.config", hostName: "box.example.org")
-let names = ["web.service", "getty@tty\\x2d1.service"].map { UnitName(parsing: $0)! }
+let names = ["web.service", "getty@tty\\x2d1.service", "app.target"].map { UnitName(parsing: $0)! }
 let environment = ["A": "1 2", "TERM": "linux", "MAINPID": "42"]
 
 @_cdecl("LLVMFuzzerTestOneInput")
