@@ -11,6 +11,9 @@ let package = Package(
         .executable(name: "tendd", targets: ["tendd"]),
         // The service side of sd_notify, for Swift programs run by tend or systemd. Depends on nothing.
         .library(name: "SDNotify", targets: ["SDNotify"]),
+        // Only for the libFuzzer targets in Fuzz/, a package of their own (built with sanitizers by Fuzz/run, never
+        // by the tests): a package can depend on another's modules only through a product. Not an API.
+        .library(name: "TendDecoders", targets: ["TendModel", "TendEngine", "TendControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -256,7 +256,9 @@ public enum JSON: Equatable, Sendable {
         }
 
         mutating func hex4() throws -> UInt32 {
-            guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16)
+            // Four hex digits exactly: UInt32(_:radix:) alone would also take a sign (`\\u+04a`).
+            guard i + 4 <= bytes.count, bytes[i..<(i + 4)].allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 102) }),
+                  let v = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16)
             else { throw fail("invalid \\u escape") }
             i += 4
             return v
@@ -284,10 +286,18 @@ public enum JSON: Equatable, Sendable {
                 case UInt8(ascii: "f"): out.append(12)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
+                    // A high surrogate combines with a low one that follows as `\uDC00`…`\uDFFF`. Anything else
+                    // after it (`"\ud83d\u0041"`, found by fuzzing: it used to overflow and trap) leaves it lone,
+                    // a U+FFFD, and the next escape is read on its own.
                     if scalar >= 0xD800 && scalar < 0xDC00, i + 6 <= bytes.count, bytes[i] == 92, bytes[i + 1] == 117 {
+                        let save = i
                         i += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = save
+                        }
                     }
                     let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                     out.append(contentsOf: Array(String(u).utf8))
