@@ -6,8 +6,8 @@ import TendSystem
 /// service depends on; a manager started again takes them back and adopts the services still running.
 ///
 /// Held names: `log UNIT 0..3` (the log pipes' ends), `notify UNIT PATH` (the notify socket), `fdstore UNIT
-/// INDEX NAME` (the fd store), `main UNIT PID NRESTARTS` (the pidfd of a running service's main process: its
-/// identity, safe from pid reuse, and the restart count to keep).
+/// INDEX NAME` (the fd store), `main UNIT PID NRESTARTS [transient]` (the pidfd of a service's main process: its
+/// identity, safe from pid reuse, and the restart count to keep; `transient` while it starts or stops).
 extension Manager {
     /// Takes `holder` for this manager: registers what must outlive it from now on, and listens for the exits
     /// the holder reports. Call before `boot`, which adopts what the holder handed back.
@@ -80,6 +80,12 @@ extension Manager {
             guard f.count == 4, let pid = Int32(f[2]), let restarts = Int(f[3]), let u = unit(named: f[1]),
                 let service = u.service, service.machine.state == .dead || service.machine.state == .failed
             else {
+                // Caught half-way through a start or a stop (or of a unit that is gone): end it, so that a fresh
+                // start doesn't run it twice. The holder reaps it.
+                if name.hasSuffix(" transient") {
+                    system.signal(pidfd: fd, SIGKILL)
+                    if f.count > 1 { report(.warning, "\(f[1]): its main process \(f.count > 2 ? f[2] : "?") was starting or stopping when the previous manager ended: killed; the unit starts afresh if wanted.") }
+                }
                 system.close(fd)
                 continue
             }
@@ -104,8 +110,11 @@ extension Manager {
     func syncHeldMain(_ unit: Unit) {
         guard let h = holder, let m = unit.machine else { return }
         var wanted: String?
-        if (m.state == .running || m.state == .reload), let pid = m.mainPID {
-            wanted = "main \(unit.name) \(pid) \(m.restartCount)"
+        // Held for every state with a main process: a running one is adopted, one caught half-way (starting,
+        // stopping) is ended by the next manager, which then starts the unit afresh if wanted: no duplicate.
+        if let pid = m.mainPID, m.state != .dead, m.state != .failed {
+            let up = m.state == .running || m.state == .reload
+            wanted = "main \(unit.name) \(pid) \(m.restartCount)\(up ? "" : " transient")"
         }
         guard wanted != unit.heldMain else { return }
         if let old = unit.heldMain { h.release(old) }

@@ -192,6 +192,34 @@ struct ManagerDeathTests {
         #expect(h.readFile(h.logs + "/web.service/current").contains("Stopped web.service."))
     }
 
+    /// A service caught half-way through its start when the manager dies is not adopted as running (it never
+    /// said READY=1 to anyone who will remember): the next manager ends that process and starts the unit afresh,
+    /// so it never runs twice.
+    @Test func aServiceStartingWhenTheManagerDiesIsStartedAfreshNotTwice() {
+        let h = DaemonHarness()
+        let go = h.root + "/go"
+        let script = h.root + "/slow.py"
+        h.writeFile(script, pythonNotify + """
+            import os, time
+            while not os.path.exists("\(go)"): time.sleep(0.01)
+            notify("READY=1")
+            time.sleep(1000)
+
+            """)
+        h.writeUnit("slow.service", "[Service]\nType=notify\nExecStart=/usr/bin/env python3 \(script)\n")
+        h.start()
+        #expect(waitUntil { h.sub("slow") == "start" && h.mainPID("slow") != 0 })
+        let old = h.mainPID("slow")
+        let first = h.managerPID
+        #expect(kill(first, SIGKILL) == 0)
+        #expect(newManager(h, after: first) != nil)
+        h.writeFile(go, "")
+        #expect(h.waitFor("slow", sub: "running", timeout: 15))
+        #expect(h.mainPID("slow") != old, "started afresh")
+        #expect(waitUntil { kill(old, 0) != 0 }, "the half-started process was ended")
+        #expect(h.daemonLog.contains("slow.service: its main process \(old) was starting or stopping"))
+    }
+
     @Test func aDaemonReexecWithoutHolderIsRefused() {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Service]\nExecStart=/bin/sleep 1000\n")
