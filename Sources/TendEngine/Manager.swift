@@ -363,7 +363,16 @@ public final class Manager {
         case .cancelWatchdog:
             loop.cancelDeadline(ObjectIdentifier(unit), slot: 1)
         case .resolveMainPID:
-            queue.append(.mainPIDResolved(tracker.resolveMainPID(unit)))
+            if let pid = tracker.resolveMainPID(unit) {
+                queue.append(.mainPIDResolved(pid))
+            } else if let path = unit.config?.pidFile,
+                tracker.awaitPIDFile(unit, { [unowned self] pid in self.dispatch(unit, .mainPIDResolved(pid)) }) {
+                // As systemd: the daemon may write its PID file after its parent exited; wait for it until the
+                // start times out.
+                note(unit, .info, "PID file \(path) not readable (yet?) after start.")
+            } else {
+                queue.append(.mainPIDResolved(nil))
+            }
         case .jobFinished(let type, let ok):
             jobs.machineJobFinished(unit, type, ok)
         case .log(let level, let message):
@@ -380,6 +389,7 @@ public final class Manager {
     }
 
     func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
+        if to != .start, unit.pidFileWatch != nil { tracker.cancelPIDFileWatch(unit) }
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)

@@ -225,6 +225,35 @@ struct EngineTests {
         #expect(steps == ["step one", "step two"])
     }
 
+    /// As systemd, a PID file written after the forking parent exited is waited for (until the start times out).
+    @Test func aPIDFileWrittenLateIsWaitedFor() {
+        let h = DaemonHarness()
+        let pidFile = h.root + "/late.pid"
+        h.writeUnit("late.service", """
+            [Service]
+            Type=forking
+            PIDFile=\(pidFile)
+            ExecStart=/bin/sh -c 'sh -c "sleep 0.3; echo \\$$$$ > \(pidFile).tmp; mv \(pidFile).tmp \(pidFile); exec sleep 1000" &'
+            TimeoutStartSec=5
+            """)
+        h.writeUnit("never.service", """
+            [Service]
+            Type=forking
+            PIDFile=\(h.root)/never.pid
+            ExecStart=/bin/sh -c 'sleep 1000 &'
+            TimeoutStartSec=1
+            """)
+        h.start(extraArgs: ["--no-start"])
+        let r = h.tend("start", "late")
+        #expect(r.status == 0, "\(r.stderr)")
+        let pid = h.readFile(pidFile).trimmingCharacters(in: "\n")
+        #expect(h.mainPID("late") == Int32(pid) ?? -1 && h.active("late") == "active")
+        #expect(h.tend("logs", "late", "-o", "cat").stdout.contains("not readable (yet?) after start."))
+        let n = h.tend("start", "never")
+        #expect(n.status != 0 && h.active("never") == "failed", "the start timeout ends the wait")
+        #expect(h.tend("logs", "never", "-o", "cat").stdout.contains("Start operation timed out."))
+    }
+
     @Test func forkingDaemonIsTrackedThroughPIDFile() {
         let h = DaemonHarness()
         let pidFile = h.root + "/daemon.pid"

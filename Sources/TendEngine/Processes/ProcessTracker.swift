@@ -190,6 +190,43 @@ final class ProcessTracker {
         return candidates[0].pid
     }
 
+    /// Type=forking with PIDFile= whose file isn't there (or names no process) when the parent exits: watch the
+    /// file's directory (inotify: no polling) and hand the pid to `resolved` once the file names a live process.
+    /// The start timeout ends the wait (the manager cancels the watch when the unit leaves `start`). False if
+    /// no watch could be made (the directory doesn't exist): the caller fails the start at once.
+    func awaitPIDFile(_ unit: Unit, _ resolved: @escaping (Int32) -> Void) -> Bool {
+        guard unit.pidFileWatch == nil, let path = unit.config?.pidFile, let slash = path.lastIndex(of: "/") else { return false }
+        let dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return false }
+        guard inotify_add_watch(fd, dir, UInt32(IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY)) >= 0 else {
+            system.close(fd)
+            return false
+        }
+        let check: () -> Void = { [unowned self] in
+            guard let w = unit.pidFileWatch else { return }
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while Glibc.read(w.fd, &buf, buf.count) > 0 {}
+            guard let pid = self.resolveMainPID(unit) else { return }
+            self.cancelPIDFileWatch(unit)
+            resolved(pid)
+        }
+        guard let token = try? reactor.watch(fd, { _ in check() }) else {
+            system.close(fd)
+            return false
+        }
+        unit.pidFileWatch = (fd, token)
+        reactor.afterEvents(check)  // written between the failed read and the watch
+        return true
+    }
+
+    func cancelPIDFileWatch(_ unit: Unit) {
+        guard let w = unit.pidFileWatch else { return }
+        reactor.unwatch(w.token)
+        system.close(w.fd)
+        unit.pidFileWatch = nil
+    }
+
     /// `MAINPID=` from a process allowed to send it: the new pid becomes the unit's main process.
     func switchMain(_ unit: Unit, from old: Int32?, to pid: Int32) {
         if let old, owner[old]?.unit === unit { owner[old] = nil }

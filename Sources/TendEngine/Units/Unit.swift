@@ -59,6 +59,8 @@ public final class Unit {
     var sessions: Set<Int32> = []
     /// Other processes of the unit watched through a pidfd while it is being killed: pid → (pidfd, token).
     var watched: [Int32: (Int32, UInt64)] = [:]
+    /// Type=forking waiting for its PIDFile= to appear: the inotify instance and its reactor token.
+    var pidFileWatch: (fd: Int32, token: UInt64)?
     /// The last kill signal sent to all of the unit's processes in its current kill state.
     var lastKillSignal: Int32?
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
