@@ -390,6 +390,8 @@ public final class Manager {
 
     func stateChanged(_ unit: Unit, from: ServiceState, to: ServiceState) {
         if to != .start, unit.pidFileWatch != nil { tracker.cancelPIDFileWatch(unit) }
+        // As systemd's service_enter_dead: the PID file is out of date once the service is down.
+        if to == .dead || to == .failed || to == .autoRestart, let path = unit.config?.pidFile { _ = unlink(path) }
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)

@@ -249,6 +249,8 @@ struct EngineTests {
         let pid = h.readFile(pidFile).trimmingCharacters(in: "\n")
         #expect(h.mainPID("late") == Int32(pid) ?? -1 && h.active("late") == "active")
         #expect(h.tend("logs", "late", "-o", "cat").stdout.contains("not readable (yet?) after start."))
+        #expect(h.tend("stop", "late").status == 0)
+        #expect(access(pidFile, F_OK) != 0, "the PID file is removed once the service is down, as systemd does")
         let n = h.tend("start", "never")
         #expect(n.status != 0 && h.active("never") == "failed", "the start timeout ends the wait")
         #expect(h.tend("logs", "never", "-o", "cat").stdout.contains("Start operation timed out."))
