@@ -159,9 +159,9 @@ struct Edit: ParsableCommand {
                     + (loader.catText(name) ?? current).split(separator: "\n", omittingEmptySubsequences: false)
                     .map { $0.isEmpty ? "#" : "# " + $0 }.joined(separator: "\n") + "\n"
             }
-            let dir = parentPath(target)
+            let dir = parentDirectory(target)
             try? Posix.mkdirs(dir, mode: 0o755)
-            var template = Array((dir + "/.#" + baseNameOf(target) + "XXXXXX").utf8CString)
+            var template = Array((dir + "/.#" + baseName(target) + "XXXXXX").utf8CString)
             let fd = mkstemp(&template)
             guard fd >= 0 else { throw CLIError("Failed to create a temporary file in \(dir): \(String(cString: strerror(errno))).") }
             let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -215,24 +215,8 @@ struct Edit: ParsableCommand {
             return false
         }
         // As systemd: the variable may hold arguments ("code --wait"); the file is passed as one more.
-        let quoted = "'" + path.replacingAll("'", with: "'\\''") + "'"
+        let quoted = "'" + path.replacing("'", with: "'\\''") + "'"
         let status = system(editor + " " + quoted)
         return status != -1 && (status >> 8) & 0xff == 0 && status & 0x7f == 0
-    }
-}
-
-private func parentPath(_ p: String) -> String {
-    guard let i = p.lastIndex(of: "/") else { return "." }
-    return i == p.startIndex ? "/" : String(p[..<i])
-}
-
-private func baseNameOf(_ p: String) -> String { p.lastIndex(of: "/").map { String(p[p.index(after: $0)...]) } ?? p }
-
-extension String {
-    /// Every `target` replaced by `replacement` (Foundation's `replacingOccurrences`, which tend doesn't link).
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var s = ""
-        for c in self { if c == target { s += replacement } else { s.append(c) } }
-        return s
     }
 }

@@ -231,7 +231,8 @@ private func readLink(_ path: String) -> String? {
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-func parentDirectory(_ path: String) -> String {
+/// The directory part of a path (`/` for a file in the root, `.` for a bare name).
+package func parentDirectory(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }
     return slash == path.startIndex ? "/" : String(path[..<slash])
 }
