@@ -8,6 +8,17 @@ import TendSystem
 /// Held names: `log UNIT 0..3` (the log pipes' ends), `notify UNIT PATH` (the notify socket), `fdstore UNIT
 /// INDEX NAME` (the fd store), `main UNIT PID NRESTARTS [transient]` (the pidfd of a service's main process: its
 /// identity, safe from pid reuse, and the restart count to keep; `transient` while it starts or stops).
+/// What the holder's `main` entry of a unit says; compared on every dispatch, so that the entry's name is only
+/// formatted (and sent) when it changes.
+struct HeldMain: Equatable {
+    var pid: Int32
+    var restarts: Int
+    /// Running or reloading; otherwise starting or stopping (`transient`).
+    var up: Bool
+
+    func name(_ unit: Unit) -> String { "main \(unit.name) \(pid) \(restarts)\(up ? "" : " transient")" }
+}
+
 extension Manager {
     /// Takes `holder` for this manager: registers what must outlive it from now on, and listens for the exits
     /// the holder reports. Call before `boot`, which adopts what the holder handed back.
@@ -94,32 +105,35 @@ extension Manager {
             let effects = service.machine.adopt(mainPID: pid, restartCount: restarts, now: system.monotonicNow)
             var queue: [ServiceEvent] = []
             for fx in effects { perform(u, fx, queue: &queue) }
-            u.heldMain = name
+            u.heldMain = HeldMain(pid: pid, restarts: restarts, up: true)
             stateChanged(u, from: before, to: .running)
             for e in queue { dispatch(u, e) }
             adopted += 1
         }
         // Only the descriptors taken above stay open here (the holder keeps its own copies until released).
+        let exits = h.pendingExits
         h.finishHandover()
         if adopted > 0 { report(.info, "Adopted \(adopted) running services from the previous manager.") }
-        for e in h.pendingExits { tracker.holderReaped(e.pid, e.cause) }
+        for e in exits { tracker.holderReaped(e.pid, e.cause) }
     }
 
-    /// Keeps the holder's `main` entry of `unit` in step: held while the service runs (or reloads), released
-    /// once it is down.
+    /// Keeps the holder's `main` entry of `unit` in step: held while the service has a main process (marked
+    /// transient unless it runs or reloads), released once it is down. Runs after every dispatch: it reads the
+    /// machine's fields in place (no copy of the machine) and formats a name only when the entry changes.
     func syncHeldMain(_ unit: Unit) {
-        guard let h = holder, let m = unit.machine else { return }
-        var wanted: String?
+        guard let h = holder, let s = unit.service else { return }
+        var wanted: HeldMain?
         // Held for every state with a main process: a running one is adopted, one caught half-way (starting,
         // stopping) is ended by the next manager, which then starts the unit afresh if wanted: no duplicate.
-        if let pid = m.mainPID, m.state != .dead, m.state != .failed {
-            let up = m.state == .running || m.state == .reload
-            wanted = "main \(unit.name) \(pid) \(m.restartCount)\(up ? "" : " transient")"
+        let state = s.machine.state
+        if let pid = s.machine.mainPID, state != .dead, state != .failed {
+            wanted = HeldMain(pid: pid, restarts: s.machine.restartCount, up: state == .running || state == .reload)
         }
         guard wanted != unit.heldMain else { return }
-        if let old = unit.heldMain { h.release(old) }
+        if let old = unit.heldMain { h.release(old.name(unit)) }
         unit.heldMain = nil
-        guard let wanted, let pid = m.mainPID else { return }
+        guard let wanted else { return }
+        let pid = wanted.pid
         var fd = unit.pidfds[pid] ?? -1
         var opened = false
         if fd < 0 {
@@ -127,7 +141,7 @@ extension Manager {
             opened = fd >= 0
         }
         guard fd >= 0 else { return }
-        h.hold(wanted, fd)
+        h.hold(wanted.name(unit), fd)
         if opened { system.close(fd) }
         unit.heldMain = wanted
     }

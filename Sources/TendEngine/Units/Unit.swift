@@ -75,7 +75,7 @@ public final class Unit {
     /// NOTIFY_SOCKET= as the service sees it.
     public internal(set) var notifyPath: String?
     /// The holder's `main` entry for this unit while it runs (see Manager+Holder).
-    var heldMain: String?
+    var heldMain: HeldMain?
     /// The holder's `fdstore` entries for this unit.
     var heldStore: [String] = []
     /// `STATUS=`, kept after the service exits (systemctl's "Status:" line).
