@@ -220,6 +220,27 @@ struct ManagerDeathTests {
         #expect(h.daemonLog.contains("slow.service: its main process \(old) was starting or stopping"))
     }
 
+    /// A service that dies while no manager runs: the holder reaps it and reports the exit to the next manager,
+    /// which applies Restart= as if it had seen the death itself.
+    @Test func anExitWhileNoManagerRunsIsFedToTheNextOne() {
+        let h = DaemonHarness()
+        h.writeUnit("gap.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=on-failure\nRestartSec=50ms\n")
+        h.start()
+        #expect(h.waitFor("gap", sub: "running"))
+        let old = h.mainPID("gap")
+        let first = h.managerPID
+        // The manager stopped can't reap; the service dies meanwhile; then the manager is killed, and the
+        // service's remains fall to the holder.
+        #expect(kill(first, SIGSTOP) == 0)
+        #expect(kill(old, SIGKILL) == 0)
+        #expect(kill(first, SIGKILL) == 0)
+        #expect(newManager(h, after: first) != nil)
+        #expect(waitUntil { let p = h.mainPID("gap"); return p != 0 && p != old }, "restarted by Restart=on-failure")
+        #expect(h.status("gap")?["nRestarts"]?.int == 1)
+        let exit = h.status("gap")?["processes"]?.array?.first { $0["pid"]?.int == Int64(old) }
+        #expect(exit?["text"]?.string == "code=killed, signal=KILL")
+    }
+
     @Test func aDaemonReexecWithoutHolderIsRefused() {
         let h = DaemonHarness()
         h.writeUnit("a.service", "[Service]\nExecStart=/bin/sleep 1000\n")
