@@ -77,6 +77,9 @@ public final class Manager {
         notify.report = { [unowned self] level, message in self.report(level, message) }
     }
 
+    /// The scanned service directories (Scan/ServiceScanner.swift), if any.
+    var scanner: ServiceScanner?
+
     /// The holder this manager's descriptors outlive it in (`attach(holder:)`), if any.
     public internal(set) var holder: Holder?
 
@@ -159,9 +162,13 @@ public final class Manager {
         try system.makeDirectories(options.stateDir, mode: 0o755)
         try? system.makeDirectories(options.logDir, mode: 0o755)
         registry.loadAll(now: system.monotonicNow)
+        setUpScanning()
         adoptFromHolder()
         jobs.invalidate()
-        if options.startAll { jobs.bootStart(target: options.defaultTarget) }
+        if options.startAll {
+            jobs.bootStart(target: options.defaultTarget)
+            startScannedServices()
+        }
     }
 
     public func run() { loop.run() }
@@ -396,6 +403,7 @@ public final class Manager {
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)
         if let main = unit.service?.machine.mainPID { unit.log?.currentPID = main }
+        if unit.directory != nil { directoryStateChanged(unit, to: to) }
     }
 
     // MARK: - Processes
@@ -418,9 +426,16 @@ public final class Manager {
         case .success(let c):
             context = c
         }
-        defer { for fd in context.opened { system.close(fd) } }
+        var request = context.request
+        var opened = context.opened
+        // s6's notification-fd: the write end of a readiness pipe as descriptor N of `run`.
+        if role == .main, kind == .execStart, let n = m.config.readinessFD, let w = readinessPipe(unit, fd: n) {
+            request.passedFDs = [Int32](repeating: -1, count: Int(n) - 3) + [w]
+            opened.append(w)
+        }
+        defer { for fd in opened { system.close(fd) } }
         do {
-            let (p, setupError) = try system.spawn(context.request)
+            let (p, setupError) = try system.spawn(request)
             tracker.track(p, unit: unit, role: role)
             if let setupError {
                 unit.lastSetupError = setupError

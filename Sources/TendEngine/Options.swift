@@ -14,6 +14,8 @@ public struct ManagerOptions: Sendable {
     /// The open-files limit services start with when they set no `LimitNOFILE=`: the manager's own before it
     /// raised it (`Posix.raiseFileLimit`). nil: whatever the manager has.
     public var serviceFileLimit: RLimitValue?
+    /// Directories of daemontools/runit service directories to supervise (`tend scan DIR`, `[Scan] Directory=`).
+    public var scanDirectories: [String] = []
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir

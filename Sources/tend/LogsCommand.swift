@@ -113,9 +113,19 @@ struct Logs: ParsableCommand {
             guard let t = TimeParsing.parse(until, now: now) else { throw CLIError("Failed to parse --until \"\(until)\".") }
             untilUS = t
         }
+        let directory = logDir ?? managerLogDirectory ?? Defaults.logDir
         let names = try (units + unitOptions).map { raw in
             if raw == "tend" { return "tend" }
+            // A service directory's unit answers to NAME (NAME.dir) and NAME/log (NAME.log.dir) when no
+            // NAME.service has a log.
+            if raw.hasSuffix("/log"), Posix.isDirectory(directory + "/" + raw.dropLast(4) + ".log.dir") {
+                return raw.dropLast(4) + ".log.dir"
+            }
             guard let name = UnitName(parsing: raw) else { throw CLIError("Invalid unit name \"\(raw)\".") }
+            if name.suffix == "service", !raw.hasSuffix(".service"), !Posix.isDirectory(directory + "/" + name.description),
+                Posix.isDirectory(directory + "/" + raw + ".dir") {
+                return raw + ".dir"
+            }
             return name.description
         }
         var matching: (@Sendable (String) -> Bool)?
@@ -127,7 +137,7 @@ struct Logs: ParsableCommand {
             matching = { (try? r.firstMatch(in: $0)) != nil }
         }
         return LogQuery(
-            logDirectory: logDir ?? managerLogDirectory ?? Defaults.logDir, units: names, since: sinceUS, until: untilUS,
+            logDirectory: directory, units: names, since: sinceUS, until: untilUS,
             last: lines ?? (follow ? 10 : pagerEnd ? 1000 : nil), streams: stream.map { [$0.stream] }, matching: matching, reverse: reverse,
             follow: follow)
     }

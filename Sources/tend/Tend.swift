@@ -15,6 +15,7 @@ struct Entry {
         if raw.first == "---completion" { Tend.main(UnitCompletion.repairing(raw)) }
         let dashed = attachingDashValues(raw)
         if dashed.first == "daemon" { DaemonExec.run(Array(dashed.dropFirst())) }
+        if dashed.first == "scan" { ScanHelp.exec(Array(dashed.dropFirst())) }
         let args = takingGlobalOptions(dashed)
         if let code = FastPath.run(args) { exit(code) }
         if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {
@@ -85,7 +86,7 @@ struct Tend: ParsableCommand {
         abstract: "A service manager and process supervisor that runs systemd unit files.",
         version: tendVersion,
         subcommands: [
-            DaemonHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, ReloadOrRestart.self,
+            DaemonHelp.self, ScanHelp.self, Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, ReloadOrRestart.self,
             Status.self,
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self, DaemonReexec.self,
             Verify.self,
@@ -173,6 +174,37 @@ struct DaemonHelp: ParsableCommand {
         commandName: "daemon", abstract: "Run the service manager in the foreground (see 'tend daemon --help').")
     @Argument(parsing: .allUnrecognized) var rest: [String] = []
     func run() throws { DaemonExec.run(rest) }
+}
+
+/// `tend scan DIR [OPTIONS]`: the manager supervising the service directories in DIR (and no unit files unless
+/// `--units` is given too), in the foreground, as `svscan DIR` / `runsvdir DIR`. Dispatched before ArgumentParser.
+struct ScanHelp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Supervise the daemontools/runit service directories in DIR, in the foreground (as svscan/runsvdir).",
+        discussion: "Every subdirectory of DIR (or symlink to one) with an executable ./run is a service, named NAME.dir (also NAME); log/run is its logger (NAME.log.dir, also NAME/log). Other options are those of 'tend daemon' (--state-dir, --log-dir, --units, --config). See docs/service-directories.md.")
+    @Argument(help: "The directory to scan.") var directory: String
+    @Argument(parsing: .allUnrecognized, help: "Options of 'tend daemon'.") var rest: [String] = []
+    func run() throws { ScanHelp.exec([directory] + rest) }
+
+    static func exec(_ args: [String]) -> Never {
+        if args.isEmpty || args.contains("-h") || args.contains("--help") {
+            out(ScanHelp.helpMessage() + "\n")
+            Glibc.exit(args.isEmpty ? 64 : 0)
+        }
+        // The first word that is not an option (or an option's value) is the directory.
+        var rest = args
+        let withValue: Set<String> = ["--units", "--scan", "--state-dir", "--log-dir", "--config", "--target"]
+        var i = 0
+        while i < rest.count {
+            if withValue.contains(rest[i]) { i += 2; continue }
+            if rest[i].hasPrefix("-") { i += 1; continue }
+            let dir = rest.remove(at: i)
+            DaemonExec.run(["--scan", dir] + rest)
+        }
+        printError("tend scan: which directory? (tend scan DIR)")
+        Glibc.exit(64)
+    }
 }
 
 // MARK: - Jobs

@@ -12,7 +12,7 @@ import TendServer
 /// about 5 MB of private memory, more than everything else it holds for 100 services.
 enum DaemonCommand {
     static let usage = """
-        USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
+        USAGE: tend daemon [--units DIR]... [--scan DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
@@ -21,6 +21,9 @@ enum DaemonCommand {
         OPTIONS:
           --units DIR       A directory of unit files (repeatable; the first one found wins for a name).
                             Default: /etc/tend/units for root, $XDG_CONFIG_HOME/tend/units otherwise.
+          --scan DIR        A directory of daemontools/runit service directories (DIR/NAME/run) to
+                            supervise beside the unit files, as `svscan DIR` or `runsvdir DIR` would
+                            (repeatable). Given without --units, no unit directory is read.
           --state-dir DIR   Control socket and runtime state. Default: $TEND_STATE_DIR, /run/tend for root,
                             $XDG_RUNTIME_DIR/tend otherwise.
           --log-dir DIR     Where service logs are written. Default: /var/log/tend for root,
@@ -31,7 +34,8 @@ enum DaemonCommand {
                             "directory of services"); otherwise default.target is started.
           --no-start        Load the units but start none of them.
           --config FILE     Manager settings ([Logs] LogMaxSize=, LogMaxFiles=, LogMaxUse=, LineMax=,
-                            LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=). Default:
+                            LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=; [Scan]
+                            Directory=, repeatable, as --scan). Default:
                             /etc/tend/tend.conf for root, $XDG_CONFIG_HOME/tend/tend.conf otherwise (optional).
           -h, --help        Show this help.
 
@@ -43,6 +47,7 @@ enum DaemonCommand {
         _ = ctend_block_signals(&sigs, Int32(sigs.count))
 
         var units: [String] = []
+        var scans: [String] = []
         var stateDir: String?
         var logDir: String?
         var startAll = true
@@ -60,6 +65,7 @@ enum DaemonCommand {
             let a = args[i]
             switch a {
             case "--units": units.append(value(a))
+            case "--scan": scans.append(value(a))
             case "--state-dir": stateDir = value(a)
             case "--log-dir": logDir = value(a)
             case "--no-start": startAll = false
@@ -70,6 +76,7 @@ enum DaemonCommand {
                 exit(0)
             default:
                 if a.hasPrefix("--units=") { units.append(String(a.dropFirst(8))) }
+                else if a.hasPrefix("--scan=") { scans.append(String(a.dropFirst(7))) }
                 else if a.hasPrefix("--state-dir=") { stateDir = String(a.dropFirst(12)) }
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
@@ -80,12 +87,17 @@ enum DaemonCommand {
         }
         let cwd = currentDirectory()
         func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
+        // `tend scan DIR` (--scan without --units) supervises the service directories only, as svscan does.
         var options = ManagerOptions(
-            unitPaths: (units.isEmpty ? Defaults.unitDirs : units).map(absolute),
+            unitPaths: (units.isEmpty ? (scans.isEmpty ? Defaults.unitDirs : []) : units).map(absolute),
             stateDir: absolute(stateDir ?? Defaults.stateDir),
             logDir: absolute(logDir ?? Defaults.logDir))
         options.startAll = startAll
-        options.logDefaults = loadConfig(configFile.map(absolute))
+        let config = loadConfig(configFile.map(absolute))
+        options.logDefaults = config.logs
+        var scanDirs: [String] = []
+        for dir in (scans + config.scanDirectories).map(absolute) where !scanDirs.contains(dir) { scanDirs.append(dir) }
+        options.scanDirectories = scanDirs
         options.defaultTarget = target
         // The holder (docs/architecture.md, "Surviving the manager's death"): this process stays as a small
         // parent that keeps the services' descriptors and starts the manager again if it dies; the manager goes
@@ -153,20 +165,38 @@ enum DaemonCommand {
 
     /// tend.conf: a `[Logs]` section with the log directives of units' `[Service]` sections, parsed by the
     /// same table (so the same syntax, values and messages). A bad value refuses to start, naming file:line.
-    static func loadConfig(_ explicit: String?) -> LogDefaults {
+    static func loadConfig(_ explicit: String?) -> (logs: LogDefaults, scanDirectories: [String]) {
         var defaults = LogDefaults()
+        var scanDirectories: [String] = []
         let env = Posix.environment()
         let path = explicit ?? (getuid() == 0 ? "/etc/tend/tend.conf"
             : (env["XDG_CONFIG_HOME"].map { $0 + "/tend/tend.conf" } ?? Defaults.home + "/.config/tend/tend.conf"))
         guard let bytes = Posix.readFile(path) else {
             if explicit != nil { fail("Failed to read the configuration \(path).") }
-            return defaults
+            return (defaults, [])
         }
         var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var problems: [String] = []
-        for (n, line) in lines.enumerated() where line.hasPrefix("[") {
-            let section = line.trimmingCharacters(in: " \t")
-            if section == "[Logs]" { lines[n] = "[Service]" } else { problems.append("\(path):\(n + 1): unknown section \(section)") }
+        // [Scan] Directory= lines are taken here (each a directory, repeatable; empty clears the list, as
+        // systemd's list settings), and the section is then blanked for the unit parser.
+        var inScan = false
+        for (n, line) in lines.enumerated() {
+            let text = line.trimmingCharacters(in: " \t")
+            if text.hasPrefix("[") {
+                inScan = text == "[Scan]"
+                if text == "[Logs]" { lines[n] = "[Service]" }
+                else if inScan { lines[n] = "" }
+                else { problems.append("\(path):\(n + 1): unknown section \(text)") }
+                continue
+            }
+            guard inScan, !text.isEmpty, !text.hasPrefix("#"), !text.hasPrefix(";") else { continue }
+            let kv = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " \t") }
+            if kv.count == 2, kv[0] == "Directory" {
+                if kv[1].isEmpty { scanDirectories = [] } else { scanDirectories.append(kv[1]) }
+            } else {
+                problems.append("\(path):\(n + 1): \(kv[0])= is not a [Scan] setting (Directory= is)")
+            }
+            lines[n] = ""
         }
         var config = ServiceConfig(name: UnitName(prefix: "tend", suffix: "service"))
         var diagnostics: [Diagnostic] = []
@@ -184,7 +214,7 @@ enum DaemonCommand {
             fail("Bad configuration:\n" + problems.joined(separator: "\n"))
         }
         defaults.apply(config)
-        return defaults
+        return (defaults, scanDirectories)
     }
 
     static func currentDirectory() -> String {

@@ -70,6 +70,18 @@ struct ExecContext {
         target(config.standardOutput, 1)
         target(config.standardError, 2)
         if let failure { return .failure(ExecSetupError(message: failure, opened: opened)) }
+        var command = command
+        if let d = unit.directory {
+            Manager.directoryStdio(d, kind: kind, stdio: &stdio)
+            // runsv's `./finish EXITCODE STATUS`: the exit code and 0, or -1 and the signal.
+            if kind == .execStopPost {
+                switch machine.lastMainExit {
+                case .exited(let code)?: command.words += RunsvRules.finishArguments(exitCode: code, signal: nil)
+                case .killed(let sig)?, .dumped(let sig)?: command.words += RunsvRules.finishArguments(exitCode: nil, signal: sig)
+                case nil: command.words += RunsvRules.finishArguments(exitCode: nil, signal: 0)
+                }
+            }
+        }
 
         var extra: [(String, String)] = []
         if let main = machine.mainPID ?? machine.lastMainPID, role == .control { extra.append(("MAINPID", String(main))) }

@@ -21,6 +21,12 @@ final class ProcessTracker {
     var onEvent: (Unit, ServiceEvent) -> Void = { _, _ in }
     /// A tracked process is about to be reported dead: flush its last output first.
     var beforeExit: (Unit) -> Void = { _ in }
+    /// Short-lived helpers of the manager that belong to no unit's state (runit's `control/LETTER` scripts):
+    /// pid → what to do with its exit.
+    private var helpers: [Int32: (ExitCause) -> Void] = [:]
+
+    /// Calls `done` with the exit of `pid`, a child of the manager that no unit owns.
+    func trackHelper(_ pid: Int32, _ done: @escaping (ExitCause) -> Void) { helpers[pid] = done }
 
     init(system: any System, reactor: any Reactor) {
         self.system = system
@@ -280,7 +286,13 @@ final class ProcessTracker {
         var reapedOrphan = false
         while let (pid, cause) = system.reapChild() {
             goneSinceSnapshot.insert(pid)
-            if owner[pid] != nil { processEnded(pid, cause) } else { reapedOrphan = true }
+            if owner[pid] != nil {
+                processEnded(pid, cause)
+            } else if let done = helpers.removeValue(forKey: pid) {
+                done(cause)
+            } else {
+                reapedOrphan = true
+            }
         }
         guard reapedOrphan else { return }
         for unit in Array(killing.values) { recheck(unit) }

@@ -24,6 +24,9 @@ public enum UnitKind {
     case service(ServiceUnit)
     /// A `.target`: reached or not, and its configuration (dependencies only).
     case target(TargetUnit)
+    /// A daemontools/runit service directory (`NAME.dir`, its logger `NAME.log.dir`): a service run by the same
+    /// state machine, with its `supervise/` files and the log pipe (Scan/).
+    case directory(DirectoryUnit)
     /// A unit whose file was not found or did not load: nothing to run, only diagnostics.
     case unloaded
 }
@@ -117,6 +120,7 @@ public final class Unit {
         switch kind {
         case .target(let t): t.config = config
         case .service(let s): s.machine.updateConfig(config)
+        case .directory(let d): d.service.machine.updateConfig(config)
         case .unloaded:
             kind = name.suffix == "target"
                 ? .target(TargetUnit(config, .inactive)) : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
@@ -131,7 +135,16 @@ public final class Unit {
 
     /// The service's state, if the unit is a service: read fields through it (`service.machine.mainPID`).
     public var service: ServiceUnit? {
-        if case .service(let s) = kind { return s }
+        switch kind {
+        case .service(let s): return s
+        case .directory(let d): return d.service
+        case .target, .unloaded: return nil
+        }
+    }
+
+    /// The service directory's state, if the unit is one.
+    public var directory: DirectoryUnit? {
+        if case .directory(let d) = kind { return d }
         return nil
     }
 
@@ -154,6 +167,7 @@ public final class Unit {
     public var config: ServiceConfig? {
         switch kind {
         case .service(let s): return s.machine.config
+        case .directory(let d): return d.service.machine.config
         case .target(let t): return t.config
         case .unloaded: return nil
         }
@@ -163,6 +177,7 @@ public final class Unit {
     public var unitDescription: String? {
         switch kind {
         case .service(let s): return s.machine.config.description
+        case .directory(let d): return d.service.machine.config.description
         case .target(let t): return t.config.description
         case .unloaded: return nil
         }
@@ -171,6 +186,7 @@ public final class Unit {
     public var activeState: ActiveState {
         switch kind {
         case .service(let s): return s.machine.activeState
+        case .directory(let d): return d.service.machine.activeState
         case .target(let t): return t.state == .active ? .active : .inactive
         case .unloaded: return .inactive
         }
@@ -179,6 +195,7 @@ public final class Unit {
     public var subState: String {
         switch kind {
         case .service(let s): return s.machine.state.rawValue
+        case .directory(let d): return d.service.machine.state.rawValue
         case .target(let t): return t.state == .active ? "active" : "dead"
         case .unloaded: return "dead"
         }
@@ -188,6 +205,7 @@ public final class Unit {
         if let o = notifyAccessOverride { return o }
         switch kind {
         case .service(let s): return s.machine.config.effectiveNotifyAccess
+        case .directory(let d): return d.service.machine.config.effectiveNotifyAccess
         case .target(let t): return t.config.effectiveNotifyAccess
         case .unloaded: return .none
         }

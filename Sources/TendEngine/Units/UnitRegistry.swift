@@ -28,11 +28,15 @@ final class UnitRegistry {
         addBuiltinTargets(now: now)
     }
 
-    /// Finds a unit by name, loading it on demand; nil if no file defines it.
+    /// Finds a unit by name, loading it on demand; nil if no file defines it. A name without a suffix that
+    /// no `.service` has is a service directory's (`NAME` → `NAME.dir`, `NAME/log` → `NAME.log.dir`).
     func lookup(_ raw: String, now: MonotonicInstant) -> Unit? {
+        if raw.hasSuffix("/log"), let u = units[String(raw.dropLast(4)) + ".log.dir"] { return u }
         guard let name = UnitName(parsing: raw) else { return nil }
         if let u = units[name.description] { return u }
         let result = loader.load(name)
+        let bare = name.suffix == "service" && !raw.hasSuffix(".service")
+        if result.config == nil, bare, let u = units[raw + ".dir"] { return u }
         guard result.config != nil else { return nil }
         let unit = Unit(name: name, result: result, now: now)
         units[name.description] = unit
@@ -54,12 +58,17 @@ final class UnitRegistry {
                 units[name.description] = Unit(name: name, result: result, now: now)
             }
         }
-        for (key, unit) in units where !seen.contains(key) {
+        for (key, unit) in units where !seen.contains(key) && unit.directory == nil {
             if unit.activeState == .inactive || unit.activeState == .failed { units[key] = nil }
         }
         addBuiltinTargets(now: now)
         return seen.count
     }
+
+    /// A unit no file defines (a service directory's), under its name.
+    func insert(_ unit: Unit) { units[unit.name.description] = unit }
+
+    func remove(_ name: String) { units[name] = nil }
 
     /// `tend cat`: the unit's files as loaded.
     func catText(_ raw: String) -> String? {

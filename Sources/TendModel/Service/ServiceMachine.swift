@@ -51,7 +51,7 @@ public struct ServiceMachine: Sendable {
     /// Which command of the current chain runs (index into that chain).
     private var commandIndex = 0
     /// What the requests want of the unit, as one value (see `Intent`).
-    private var intent: Intent = .auto
+    public private(set) var intent: Intent = .auto
     /// The jobs in flight, each finished exactly once, by `finish(_:ok:)`.
     private var jobs = MachineJobs()
     /// Whether the last kill was sent while restarting (RestartKillSignal=).
@@ -480,7 +480,11 @@ public struct ServiceMachine: Sendable {
         }
         if restart {
             if wasRunLong { backoffStep = 0 }
-            let delay = nextRestartDelay
+            var delay = nextRestartDelay
+            // runsv: a `run` that lived less than a second is started again after a pause, not at once.
+            if config.shortRunPause.usec > 0, let run = runStartedAt, now.usec(since: run) < 1_000_000 {
+                delay = Swift.max(delay, config.shortRunPause)
+            }
             backoffStep += 1
             enter(.autoRestart, now, &fx)
             // Counted when scheduled, so NRestarts and the log agree from this moment on.
@@ -970,7 +974,8 @@ public struct ServiceMachine: Sendable {
         let line = command?.commandLine ?? ""
         processLog.removeAll { $0.kind == kind && $0.command == line }
         processLog.append(ProcessRecord(pid: pid, kind: kind, command: line, cause: cause, ignoredFailure: ignored))
-        if processLog.count > 16 { processLog.removeFirst(processLog.count - 16) }
+        let limit = Swift.max(config.processLogLimit, 1)
+        if processLog.count > limit { processLog.removeFirst(processLog.count - limit) }
     }
 }
 

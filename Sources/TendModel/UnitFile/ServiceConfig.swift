@@ -224,7 +224,7 @@ public struct UnitName: Hashable, Sendable, CustomStringConvertible, Comparable 
         self.suffix = suffix
     }
 
-    public static let knownSuffixes = ["service", "target", "socket", "timer", "mount", "path", "slice", "scope"]
+    public static let knownSuffixes = ["service", "target", "socket", "timer", "mount", "path", "slice", "scope", "dir"]
 
     /// `NAME@INST.service`, or `NAME@.service` for a template.
     public var description: String {
@@ -290,6 +290,14 @@ public struct ServiceConfig: Sendable {
     public var restartSteps: Int = 0
     /// `RestartMaxDelaySec=`: infinity means not set.
     public var restartMaxDelay: TimeSpan = .infinity
+    /// runsv's rule for service directories: when the main process lived less than a second, the next
+    /// automatic start waits this long (zero: no such pause; unit files can't set it).
+    public var shortRunPause: TimeSpan = .zero
+    /// s6's `notification-fd`: the descriptor number the service writes a line to when it is ready (a pipe the
+    /// manager reads); nil for none. Service directories only.
+    public var readinessFD: Int32?
+    /// How many ended processes `tend status` remembers (s6's `max-death-tally` for service directories).
+    public var processLogLimit: Int = 16
     public var timeoutStart: TimeSpan = .seconds(90)
     /// Whether `TimeoutStartSec=` or `TimeoutSec=` was set; without it a `Type=oneshot` service gets no start
     /// timeout (systemd.service(5)). The loader applies that once all files are read.
