@@ -36,6 +36,8 @@ public final class DirectoryUnit {
     public internal(set) var paused = false
     /// TERM was sent (`d`, `t`) and the process has not exited yet.
     var gotTerm = false
+    /// Started at least once since it was found (a `down` service wants down until then).
+    var started = false
     /// `x`: stop supervising once the service is down.
     public internal(set) var exitWhenDown = false
     /// The directory is gone from the scanned directory: stop, then forget it.
@@ -76,7 +78,7 @@ public final class DirectoryUnit {
             since = TAI64N(unixSeconds: Int64(now / 1_000_000), nanoseconds: UInt32(now % 1_000_000) * 1000)
         }
         let want: SuperviseStatus.Want = exitWhenDown ? .exit
-            : m.intent == .down || m.config.restart != .always ? .down : .up
+            : m.intent == .down || m.config.restart != .always || normallyDown && !started ? .down : .up
         return SuperviseStatus(since: since, pid: pid, paused: paused && pid != 0, want: want,
                                gotTerm: gotTerm && pid != 0, state: state)
     }

@@ -325,6 +325,7 @@ extension Manager {
     /// A directory unit changed state: its `supervise/` records follow, and a removed one is let go.
     func directoryStateChanged(_ unit: Unit, to: ServiceState) {
         guard let d = unit.directory else { return }
+        if to == .start || to == .startPre { d.started = true }
         if unit.service?.machine.mainPID == nil {
             d.gotTerm = false
             d.paused = false
