@@ -289,10 +289,17 @@ struct ScanTests {
         // And a real supervise started on tend's directory can't take it.
         let refused = runCommand(["/usr/bin/supervise", f.dir("ours")], timeout: 5)
         #expect(refused.status == 111 && refused.stderr.contains("unable to acquire"), "\(refused)")
-        kill(theirs, SIGTERM)
-        var st: Int32 = 0
-        _ = waitpid(theirs, &st, 0)
+        // Down and exit, as its operator would: supervise ends its service, then itself.
+        let theirsPID = f.pid("theirs")
         runCommand(["/usr/bin/svc", "-dx", f.dir("theirs")])
+        var st: Int32 = 0
+        #expect(waitUntil(5) { waitpid(theirs, &st, WNOHANG) == theirs })
+        if waitpid(theirs, &st, WNOHANG) == 0 {
+            kill(theirs, SIGKILL)
+            _ = waitpid(theirs, &st, 0)
+        }
+        #expect(waitUntil(5) { !processExists(theirsPID) })
+        if processExists(theirsPID) { kill(theirsPID, SIGKILL) }
     }
 
     @Test(.enabled(if: hasDaemontools, "needs daemontools (installed by .ci/run)"))

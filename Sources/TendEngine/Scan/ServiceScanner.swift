@@ -236,6 +236,10 @@ extension Manager {
         guard let service = unit.service else { return unit }
         let d = DirectoryUnit(service: service, path: path, serviceName: name, role: role, normallyDown: normallyDown)
         d.supervise = supervise
+        // A previous manager's record: if the process it names is adopted as the main one, its time stands.
+        if let old = Posix.readFile(supervise.path + "/status", limit: 64).flatMap(SuperviseStatus.parse), old.pid != 0 {
+            (d.since, d.sincePID) = (old.since, old.pid)
+        }
         unit.kind = .directory(d)
         registry.insert(unit)
         do {
