@@ -92,8 +92,17 @@ struct ScanTests {
         #expect(!processExists(second))
         #expect(f.h.active("web") == "inactive")
         f.svc("-u", "web")
-        let third = f.waitForUp("web", other: second)
-        #expect(third > 0)
+        let upAgain = f.waitForUp("web", other: second)
+        #expect(upAgain > 0)
+
+        // tend's own job commands drive the same unit, and the supervise/ records follow.
+        #expect(f.h.tend("restart", "web").status == 0)
+        let byTend = f.waitForUp("web", other: upAgain)
+        #expect(byTend > 0 && f.h.mainPID("web.dir") == byTend)
+        #expect(f.h.tend("stop", "web.dir").status == 0)
+        #expect(f.svstat("web").contains(": down "), "\(f.svstat("web"))")
+        #expect(f.h.tend("start", "web").status == 0)
+        let third = f.waitForUp("web", other: byTend)
 
         // svc -p / -c: the paused flag, and the process really stopped.
         f.svc("-p", "web")
@@ -325,6 +334,20 @@ struct ScanTests {
         #expect(f.h.tend("status", "stubborn").stdout.contains("signal=KILL"))
         #expect(f.h.daemonLog.contains("\(f.dir("bad"))/timeout-kill:1: \"soon\" is not a number of milliseconds; ignored"))
         #expect(f.waitForUp("bad") > 0)
+    }
+
+    @Test func scanDirectoriesFromTendConf() throws {
+        let f = Fixture()
+        f.service("fromconf", run: "exec sleep 1000")
+        let conf = f.h.root + "/tend.conf"
+        f.h.writeFile(conf, "[Logs]\nLogMaxFiles=4\n\n[Scan]\nDirectory=\(f.scan)\n")
+        f.h.start(extraArgs: ["--config", conf])
+        #expect(waitUntil(5) { f.h.sub("fromconf") == "running" }, "\(f.h.daemonLog)")
+        f.h.stop()
+        // A key [Scan] doesn't know is refused with its place.
+        f.h.writeFile(conf, "[Scan]\nDirectory=\(f.scan)\nDirectroy=/x\n")
+        let bad = runCommand([tendBinary, "daemon", "--config", conf, "--state-dir", f.h.root + "/state2"], timeout: 10)
+        #expect(bad.status == 1 && bad.stderr.contains("\(conf):3: Directroy= is not a [Scan] setting"), "\(bad)")
     }
 
     @Test func nameClashesWithUnitFilesAreReported() throws {
