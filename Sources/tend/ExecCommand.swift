@@ -83,9 +83,13 @@ struct ChainExec: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments (found on $PATH as set after --env-dir).", valueName: "cmd"))
     var command: [String] = []
 
-    /// The long options that take no value, for splitting the command line (`ChainExec.split`).
-    static let flagNames: Set<String> = ["--lock-nowait", "--pgrphack", "--new-session", "--close-stdin", "--close-stdout",
-                                         "--close-stderr", "--help", "-h"]
+    /// The options that take a value, for splitting the command line (`ChainExec.split`); any other word that
+    /// starts with a dash is a flag or unknown. (A test checks this against the options declared above.)
+    static let valueNames: Set<String> = [
+        "--user", "--env-user", "--env-dir", "--limit-mem", "--limit-as", "--limit-data", "--limit-stack",
+        "--limit-memlock", "--limit-nofile", "--limit-nproc", "--limit-fsize", "--limit-core", "--limit-rss",
+        "--limit-cpu", "--lock", "--nice", "--umask", "--chroot", "--argv0",
+    ]
 
     mutating func validate() throws {
         if command.isEmpty { throw ValidationError("Missing the command to run (tend exec [OPTIONS] -- CMD...).") }
@@ -144,7 +148,7 @@ struct ChainExec: ParsableCommand {
             let a = args[i]
             if a == "--" { return options + args[i...] }
             guard a.hasPrefix("-"), a.count > 1 else { break }
-            if a.contains("=") || flagNames.contains(a) || i + 1 == args.count {
+            if !valueNames.contains(a) || i + 1 == args.count {
                 options.append(a)
                 i += 1
             } else {
