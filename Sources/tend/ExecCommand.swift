@@ -30,7 +30,7 @@ struct ChainExec: ParsableCommand {
     @Option(name: .customLong("env-user"), help: ArgumentHelp("envuidgid/chpst -U: set $UID and $GID to the account's ids (same forms as --user).", valueName: "user[:group]"))
     var envUser: String?
 
-    @Option(name: .customLong("env-dir"), help: ArgumentHelp("envdir/chpst -e: each file in DIR sets the variable of its name to its first line (trailing spaces and tabs removed, NULs become newlines); an empty file removes it.", valueName: "dir"))
+    @Option(name: .customLong("env-dir"), help: ArgumentHelp("envdir/chpst -e: each file in DIR sets the variable of its name to its first line (trailing spaces and tabs removed, NULs become newlines); an empty file removes it.", valueName: "dir"), completion: .directory)
     var envDir: String?
 
     @Option(name: .customLong("limit-mem"), help: ArgumentHelp("softlimit -m, chpst -m: the data, stack, locked-memory and address-space limits at once, in bytes.", valueName: "bytes"))
@@ -56,7 +56,7 @@ struct ChainExec: ParsableCommand {
     @Option(name: .customLong("limit-cpu"), help: ArgumentHelp("softlimit -t, chpst -t: CPU time (RLIMIT_CPU), in seconds.", valueName: "seconds"))
     var limitCpu: String?
 
-    @Option(help: ArgumentHelp("setlock, chpst -l: open FILE for writing (created, mode 0600) and hold an exclusive flock(2) on it for CMD's lifetime, waiting while another process holds it.", valueName: "file"))
+    @Option(help: ArgumentHelp("setlock, chpst -l: open FILE for writing (created, mode 0600) and hold an exclusive flock(2) on it for CMD's lifetime, waiting while another process holds it.", valueName: "file"), completion: .file())
     var lock: String?
     @Flag(name: .customLong("lock-nowait"), help: "setlock -n, chpst -L: fail at once (111) when the lock is held.")
     var lockNowait = false
@@ -70,7 +70,7 @@ struct ChainExec: ParsableCommand {
     @Option(help: ArgumentHelp("Set the file mode creation mask (octal, e.g. 022).", valueName: "mask"))
     var umask: String?
 
-    @Option(help: ArgumentHelp("chpst -/: change the root directory to DIR (after --env-dir is read, before the user is looked up).", valueName: "dir"))
+    @Option(help: ArgumentHelp("chpst -/: change the root directory to DIR (after --env-dir is read, before the user is looked up).", valueName: "dir"), completion: .directory)
     var chroot: String?
 
     @Option(help: ArgumentHelp("chpst -b: run CMD with NAME as its argv[0].", valueName: "name"))
