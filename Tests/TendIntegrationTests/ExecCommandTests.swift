@@ -315,6 +315,18 @@ import TendSystem
             }
         }
         #expect(checked >= 15)
+        // And every flag is one word: the command after it still runs.
+        let s = Scratch()
+        var flags = 0
+        for a in exec["arguments"]?.array ?? [] where a["kind"]?.string == "flag" {
+            for n in a["names"]?.array ?? [] where n["kind"]?.string == "long" && !["help", "version"].contains(n["name"]?.string ?? "") {
+                let name = "--" + (n["name"]?.string ?? "")
+                let t = self.exec([name, "--lock", s.dir + "/lock", "/bin/true"])
+                #expect(t.status == 0, "\(name): \(t.stderr)")
+                flags += 1
+            }
+        }
+        #expect(flags >= 6)
         let unknown = self.exec(["--no-such-option", "/bin/true"])
         #expect(unknown.stderr.contains("no-such-option"), "\(unknown.stderr)")
     }
