@@ -294,7 +294,7 @@ public enum Spawner {
         return false
     }
 
-    static func resourceNumber(_ r: ResourceLimit) -> Int32 {
+    public static func resourceNumber(_ r: ResourceLimit) -> Int32 {
         switch r {
         case .cpu: return 0
         case .fsize: return 1

@@ -16,6 +16,7 @@ struct Entry {
         let dashed = attachingDashValues(raw)
         if dashed.first == "daemon" { DaemonExec.run(Array(dashed.dropFirst())) }
         if dashed.first == "scan" { ScanHelp.exec(Array(dashed.dropFirst())) }
+        if raw.first == "exec" { ChainExec.runCommandLine(Array(raw.dropFirst())) }
         let args = takingGlobalOptions(dashed)
         if let code = FastPath.run(args) { exit(code) }
         if let first = args.first, !first.hasPrefix("-"), let hint = unknownCommandHint(first) {
@@ -92,6 +93,7 @@ struct Tend: ParsableCommand {
             Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
             IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
+            ChainExec.self,
         ])
 }
 
