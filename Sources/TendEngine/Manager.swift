@@ -66,7 +66,7 @@ public final class Manager {
         notify = NotifyReceiver(system: system, reactor: reactor, tracker: tracker, stateDir: options.stateDir)
         exec = ExecContext(system: system, managerEnvironment: env,
                            defaultWorkingDirectory: system.isRoot ? "/" : (env["HOME"] ?? "/"),
-                           defaultFileLimit: options.serviceFileLimit)
+                           defaultFileLimit: options.serviceFileLimit, privateRoot: options.stateDir + "/private")
         logWriter = try LogWriter()
         managerLog = LogSink(unit: "tend", settings: options.logDefaults.settings(directory: options.logDir + "/tend"),
                              capture: options.logDefaults.capture, writer: logWriter, loop: reactor, scratch: logScratch)
@@ -392,6 +392,9 @@ public final class Manager {
         if to != .start, unit.pidFileWatch != nil { tracker.cancelPIDFileWatch(unit) }
         // As systemd's service_enter_dead: the PID file is out of date once the service is down.
         if to == .dead || to == .failed || to == .autoRestart, let path = unit.config?.pidFile { _ = unlink(path) }
+        if to == .dead || to == .failed || to == .autoRestart, let config = unit.config {
+            system.serviceStopped(config, privateDirectory: exec.privateDirectory(unit), restarting: to == .autoRestart)
+        }
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)

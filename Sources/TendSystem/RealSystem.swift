@@ -41,6 +41,10 @@ public final class RealSystem: System {
     }
 
     public func limitNotes(_ config: ServiceConfig) -> [String] { Spawner.limitNotes(config) }
+    public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {
+        ExecDirectories.removeAfterStop(config.sandbox, restarting: restarting)
+        if let privateDirectory { ExecDirectories.removeTree(privateDirectory) }
+    }
 
     public func reapChild() -> (pid: Int32, cause: ExitCause)? {
         var pid: pid_t = 0

@@ -71,6 +71,9 @@ public protocol System: AnyObject {
     func spawn(_ request: SpawnRequest) throws -> (process: SpawnedProcess, setupError: String?)
     /// `Limit*=` settings the command will get lowered to the closest possible value, each as a note.
     func limitNotes(_ config: ServiceConfig) -> [String]
+    /// A service went down (`restarting`: an automatic restart follows): its runtime directories and private
+    /// /tmp go, as `RuntimeDirectoryPreserve=` says.
+    func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool)
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
     func reapChild() -> (pid: Int32, cause: ExitCause)?
     /// A pidfd for `pid`, or a negative errno.
@@ -95,4 +98,5 @@ public protocol System: AnyObject {
 
 extension System {
     public func limitNotes(_ config: ServiceConfig) -> [String] { [] }
+    public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {}
 }

@@ -730,6 +730,8 @@ let directives: [Directive] = {
     add("Install", "Alias", unitList(\.alias))
     add("Install", "Also", unitList(\.also))
     add("Install", "DefaultInstance", string(\.defaultInstance))
+    // Execution directories and sandboxing: DirectiveTable+Sandbox.swift
+    t += sandboxDirectives
     return t
 }()
 
@@ -762,28 +764,21 @@ let ignoredServiceDirectives = [
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
     "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",
     // systemd.exec(5): sandboxing, credentials, namespaces, scheduling, logging details
-    "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateNetwork", "PrivateUsers",
-    "PrivateIPC", "PrivatePIDs", "PrivateMounts", "NoNewPrivileges", "CapabilityBoundingSet",
-    "AmbientCapabilities", "SecureBits", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "ExecPaths",
+    "PrivateUsers", "PrivateIPC", "PrivatePIDs", "PrivateMounts", "SecureBits", "ExecPaths",
     "NoExecPaths", "BindPaths", "BindReadOnlyPaths", "TemporaryFileSystem", "MountFlags", "MountAPIVFS",
-    "RuntimeDirectory", "StateDirectory", "CacheDirectory", "LogsDirectory", "ConfigurationDirectory",
-    "RuntimeDirectoryMode", "StateDirectoryMode", "CacheDirectoryMode", "LogsDirectoryMode",
-    "ConfigurationDirectoryMode", "RuntimeDirectoryPreserve", "DynamicUser", "RootDirectory", "RootImage",
+    "DynamicUser", "RootDirectory", "RootImage",
     "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock",
-    "ProtectHostname", "ProtectProc", "ProcSubset", "RestrictAddressFamilies", "RestrictNamespaces",
+    "ProtectHostname", "ProtectProc", "ProcSubset", "RestrictAddressFamilies",
     "RestrictRealtime", "RestrictSUIDSGID", "RestrictFileSystems", "LockPersonality", "MemoryDenyWriteExecute",
     "SystemCallFilter", "SystemCallArchitectures", "SystemCallErrorNumber", "SystemCallLog", "SELinuxContext",
     "AppArmorProfile", "SmackProcessLabel", "IOSchedulingClass", "IOSchedulingPriority", "CPUSchedulingPolicy",
     "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "CPUAffinity", "NUMAPolicy", "NUMAMask",
-    "OOMScoreAdjust", "TimerSlackNSec", "Personality", "IgnoreSIGPIPE", "TTYPath", "TTYReset", "TTYVHangup",
+    "TimerSlackNSec", "Personality", "IgnoreSIGPIPE", "TTYPath", "TTYReset", "TTYVHangup",
     "TTYVTDisallocate", "TTYRows", "TTYColumns", "UtmpIdentifier", "UtmpMode", "SyslogFacility", "SyslogLevel",
     "SyslogLevelPrefix", "LogLevelMax", "LogExtraFields", 
     "LogFilterPatterns", "LogNamespace", "StandardInputText", "StandardInputData", "KeyringMode", "PAMName",
     "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted", "ImportCredential",
     "RemoveIPC", "NetworkNamespacePath", "IPCNamespacePath", "CoredumpFilter",
-    // the old names of ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, which systemd still reads (Debian's
-    // redis-server.service has ReadWriteDirectories=)
-    "ReadWriteDirectories", "ReadOnlyDirectories", "InaccessibleDirectories",
     // systemd.resource-control(5)
     "Slice", "Delegate", "CPUAccounting", "CPUWeight", "StartupCPUWeight", "CPUQuota", "CPUQuotaPeriodSec",
     "AllowedCPUs", "StartupAllowedCPUs", "AllowedMemoryNodes", "MemoryAccounting", "MemoryMin", "MemoryLow",

@@ -343,6 +343,8 @@ public struct ServiceConfig: Sendable {
     public var standardOutput: StandardOutput = .journal
     public var standardError: StandardOutput = .inherit
     public var syslogIdentifier: String?
+    /// Execution directories and sandboxing (`RuntimeDirectory=`, `PrivateTmp=`, ...): Sandbox.swift.
+    public var sandbox = SandboxConfig()
 
     // Logs (tend's own directives; nil means the manager's default from tend.conf)
     /// `LogMaxSize=`: rotate `current` once it grows past this many bytes.
