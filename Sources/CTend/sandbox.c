@@ -313,6 +313,11 @@ int ctend_sandbox_before_credentials(const struct ctend_sandbox *s, int change_i
             }
         }
     }
+    // Without CAP_SYS_ADMIN a filter may only be installed under no_new_privs, which is then set first.
+    if (s->restrict_ns && s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        *err = errno;
+        return CTEND_STAGE_NO_NEW_PRIVILEGES;
+    }
     if (s->restrict_ns && restrict_namespaces(s->allowed_ns) < 0) {
         *err = errno;
         return CTEND_STAGE_SECCOMP;

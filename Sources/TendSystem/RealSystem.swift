@@ -40,7 +40,10 @@ public final class RealSystem: System {
         return (p, e)
     }
 
-    public func limitNotes(_ config: ServiceConfig) -> [String] { Spawner.limitNotes(config) }
+    public func limitNotes(_ config: ServiceConfig) -> [String] {
+        Spawner.limitNotes(config) + SandboxPlan(config.sandbox, SandboxProbe.current).notApplied
+    }
+    public var sandboxEnvironment: SandboxEnvironment { SandboxProbe.current }
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {
         ExecDirectories.removeAfterStop(config.sandbox, restarting: restarting)
         if let privateDirectory { ExecDirectories.removeTree(privateDirectory) }

@@ -198,6 +198,13 @@ public enum Spawner {
         // The directories are made by the manager before the fork (systemd makes them in the child, as root too);
         // a failure is reported from the child with the kind's exit status (233/RUNTIME_DIRECTORY, ...).
         if p.failure == nil, let f = ExecDirectories.setUp(r.config.sandbox, owner: p.owner) { p.failure = f }
+        var sandbox: SandboxBuild?
+        if p.failure == nil {
+            switch SandboxSetup.build(r) {
+            case .success(let b): sandbox = b
+            case .failure(let f): p.failure = (f.stage, f.errno, f.message)
+            }
+        }
         let c = r.config
         var limits: [ctend_rlimit] = []
         for (res, v) in c.limits {
@@ -251,6 +258,7 @@ public enum Spawner {
                                         attr.fail_stage = f.0
                                         attr.fail_errno = f.1
                                     }
+                                    attr.sandbox = sandbox.map { UnsafePointer($0.pointer) }
                                     return pidSlotArray.withUnsafeMutableBufferPointer { slots in
                                         attr.pid_env = slots.baseAddress
                                         attr.pid_env_count = Int32(slots.count)
@@ -267,6 +275,8 @@ public enum Spawner {
         var message: String?
         if let f = p.failure {
             message = f.2
+        } else if stage == 226, let sandbox {
+            message = sandbox.namespaceFailure(err)
         } else if stage != 0 {
             message = "Failed at step \(ExitStatusNames.name(stage) ?? String(stage)) spawning \(p.path): \(Posix.errorText(err))"
         }

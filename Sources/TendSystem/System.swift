@@ -69,11 +69,14 @@ public protocol System: AnyObject {
 
     /// Starts one command (see `Spawner`): the process, and why its setup failed if it did.
     func spawn(_ request: SpawnRequest) throws -> (process: SpawnedProcess, setupError: String?)
-    /// `Limit*=` settings the command will get lowered to the closest possible value, each as a note.
+    /// `Limit*=` settings the command will get lowered to the closest possible value, and the sandbox settings
+    /// that can't be applied here, each as a note.
     func limitNotes(_ config: ServiceConfig) -> [String]
     /// A service went down (`restarting`: an automatic restart follows): its runtime directories and private
     /// /tmp go, as `RuntimeDirectoryPreserve=` says.
     func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool)
+    /// What this manager can apply of a sandbox (namespaces, capabilities); probed once.
+    var sandboxEnvironment: SandboxEnvironment { get }
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
     func reapChild() -> (pid: Int32, cause: ExitCause)?
     /// A pidfd for `pid`, or a negative errno.
@@ -99,4 +102,9 @@ public protocol System: AnyObject {
 extension System {
     public func limitNotes(_ config: ServiceConfig) -> [String] { [] }
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {}
+    public var sandboxEnvironment: SandboxEnvironment {
+        SandboxEnvironment(isRoot: isRoot, mountNamespaces: false, networkNamespaces: false, canDropBoundingSet: false,
+                           canLowerOOMScore: false, managerCapabilities: 0, seccomp: false,
+                           mountNamespaceProblem: "not probed")
+    }
 }
