@@ -54,14 +54,6 @@ public enum SandboxMounts {
     ) -> Result<[MountOperation], SandboxMountError> {
         var ops: [MountOperation] = []
         var mounts = hostMounts
-        if c.privateTmp {
-            let p = privateTmp(privateDirectory)
-            // The one whose mount would hide the private directory goes last (a state directory under /tmp).
-            var binds: [MountOperation] = [.bind(source: p.varTmp, target: "/var/tmp"), .bind(source: p.tmp, target: "/tmp")]
-            if privateDirectory.hasPrefix("/var/tmp/") { binds.reverse() }
-            ops += binds
-            mounts += ["/tmp", "/var/tmp"]
-        }
         if c.privateDevices { ops.append(.privateDevices("/dev")) }
 
         // (path, rule, must exist), in the order that makes later ones win for equal depth.
@@ -89,13 +81,12 @@ public enum SandboxMounts {
                 rules += (c.directories[k] ?? []).map { ($0, .readWrite, false) }
             }
         }
-        if c.privateTmp { rules += [("/tmp", .readWrite, true), ("/var/tmp", .readWrite, true)] }
         rules += c.inaccessiblePaths.map { ($0.path, .inaccessible, !$0.ignoreMissing) }
 
         var kinds: [String: PathKind] = [:]
         func kindOf(_ p: String) -> PathKind {
             if let k = kinds[p] { return k }
-            let k = (p == "/tmp" || p == "/var/tmp") && c.privateTmp ? .directory : kind(p)
+            let k = kind(p)
             kinds[p] = k
             return k
         }
@@ -135,6 +126,18 @@ public enum SandboxMounts {
             case .tmpfs:
                 ops.append(.tmpfs(path, options: "mode=0755"))
                 mounts.append(path)
+            }
+        }
+        if c.privateTmp {
+            // Last, so that no source below the host's /tmp (the manager's state directory, the inaccessible
+            // nodes) is hidden before it is used; made writable again if a read-only rule covered them.
+            let p = privateTmp(privateDirectory)
+            var binds: [(String, String)] = [(p.varTmp, "/var/tmp"), (p.tmp, "/tmp")]
+            if privateDirectory.hasPrefix("/var/tmp/") { binds.reverse() }
+            let covered = ordered.contains { $0.1 == .readOnly || $0.1 == .inaccessible }
+            for (source, target) in binds {
+                ops.append(.bind(source: source, target: target))
+                if covered { ops.append(.readWrite(target)) }
             }
         }
         return .success(ops)
