@@ -110,7 +110,8 @@ enum SandboxSetup {
     /// The sandbox of one command, or nil when the unit asks for none; a failure is (stage, errno, message).
     static func build(_ r: SpawnRequest, env: SandboxEnvironment = SandboxProbe.current) -> Result<SandboxBuild?, SpawnFailure> {
         let c = r.config.sandbox
-        guard !c.isEmpty else { return .success(nil) }
+        // `+`: the command runs outside the sandbox (systemd.service(5), "full privileges").
+        guard !c.isEmpty, !r.command.fullPrivileges else { return .success(nil) }
         let plan = SandboxPlan(c, env)
         var s = ctend_sandbox()
         if let o = plan.oomScoreAdjust {

@@ -181,3 +181,93 @@ extension SandboxTests {
         if access("/usr/bin/unshare", X_OK) == 0 { #expect(out.contains("unshare=refused"), "\(out)") }
     }
 }
+
+extension SandboxTests {
+    static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first { (p: String) in access(p, X_OK) == 0 }
+
+    /// A manager that is not root (started as nobody through setpriv) runs a sandboxed unit anyway and says
+    /// exactly what it did not apply: in the unit's log, `tend status`, `tend show`, `tend analyze security` and
+    /// `tend verify --environment`. NoNewPrivileges= needs no privilege and is applied.
+    @Test(.enabled(if: isRoot && nobody != nil && setpriv != nil, "needs root (to become nobody) and setpriv (util-linux)"))
+    func withoutPrivilegesTheServiceRunsAndSaysWhatWasNotApplied() throws {
+        let h = DaemonHarness()
+        let user = Self.nobody!
+        let unit = h.units + "/plain.service"
+        h.writeUnit("plain.service", """
+            [Service]
+            WorkingDirectory=/
+            PrivateTmp=yes
+            ProtectSystem=strict
+            NoNewPrivileges=yes
+            ExecStart=/bin/sh -c 'grep NoNewPrivs /proc/self/status; exec sleep 1000'
+
+            """)
+        #expect(runCommand(["/bin/chown", "-R", "\(user.uid):\(user.gid)", h.root]).status == 0)
+        let asNobody = [Self.setpriv!, "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups"]
+        // The client talks only to a manager of root or its own user: the commands run as nobody too.
+        func tend(_ args: String...) -> CommandResult {
+            runCommand(asNobody + [tendBinary] + args, environment: ["TEND_STATE_DIR": h.state])
+        }
+        let daemon = h.spawnBackground(asNobody + [tendBinary, "daemon", "--units", h.units, "--state-dir", h.state,
+                                                   "--log-dir", h.logs, "--no-start"], stdout: h.root + "/daemon.out")
+        defer {
+            _ = kill(daemon, SIGTERM)
+            var status: Int32 = 0
+            if !waitUntil(15, { waitpid(daemon, &status, WNOHANG) == daemon }) {
+                _ = kill(daemon, SIGKILL)
+                _ = waitpid(daemon, &status, 0)
+            }
+        }
+        #expect(daemon > 0 && waitUntil(10) { tend("list").status == 0 }, "the manager as nobody comes up")
+        #expect(tend("start", "plain").status == 0)
+        let privateTmp = "PrivateTmp=yes: not applied (the manager is not root)"
+        let strict = "ProtectSystem=strict: not applied (the manager is not root)"
+        #expect(waitUntil(10) {
+            let log = tend("logs", "plain", "-o", "cat").stdout
+            return log.contains("NoNewPrivs:\t1") && log.contains(privateTmp)
+        }, "\(tend("logs", "plain", "-o", "cat").stdout)")
+        let status = tend("status", "plain").stdout
+        #expect(status.contains("Active: active (running)"), "\(status)")
+        #expect(status.contains("Sandbox: \(privateTmp)") && status.contains("Sandbox: \(strict)"), "\(status)")
+        let show = tend("show", "plain", "-p", "SandboxNotApplied", "--value").stdout
+        #expect(show == "\(privateTmp); \(strict)\n", "\(show)")
+        let analysis = tend("analyze", "security", "plain").stdout
+        #expect(analysis.contains("✗ PrivateTmp") && analysis.contains("NOT APPLIED (the manager is not root)"), "\(analysis)")
+        #expect(analysis.contains("✓ NoNewPrivileges"), "\(analysis)")
+        #expect(analysis.contains("- PrivateNetwork"), "\(analysis)")
+
+        let verify = runCommand(asNobody + [tendBinary, "verify", "--environment", unit])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("mount namespaces (PrivateTmp=, ProtectSystem=, ProtectHome=, *Paths=, PrivateDevices=): no (the manager is not root)"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("\(unit): \(privateTmp)"), "\(verify.stdout)")
+        let asRoot = runCommand([tendBinary, "verify", "--environment"])
+        #expect(asRoot.stdout.contains("root: yes"), "\(asRoot.stdout)")
+    }
+
+    /// `PrivateDevices=yes`: a /dev with the pseudo devices only; `ProtectHome=yes` hides /root.
+    @Test(.enabled(if: env.mountNamespaces, "needs mount namespaces (root): \(env.mountNamespaceProblem ?? "")"))
+    func privateDevicesAndProtectHome() throws {
+        let h = DaemonHarness()
+        h.writeUnit("dev.service", """
+            [Service]
+            Type=oneshot
+            PrivateDevices=yes
+            ProtectHome=yes
+            ExecStart=/bin/sh -c 'ls /dev | tr "\\n" " "; echo; echo x > /dev/null && echo null=ok; head -c 4 /dev/urandom | wc -c; \\
+                echo root=$(stat -c %%a /root) entries=$(ls -A /root | wc -l); grep CapBnd /proc/self/status'
+
+            """)
+        h.start(extraArgs: ["--no-start"])
+        let r = h.tend("start", "dev")
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = h.tend("logs", "dev", "-o", "cat").stdout
+        let devices = out.split(separator: "\n").first.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        #expect(devices.isSuperset(of: ["null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "fd", "stdin", "ptmx"]), "\(out)")
+        #expect(!devices.contains { $0.hasPrefix("sd") || $0.hasPrefix("nvme") || $0.hasPrefix("vd") || $0 == "mem" }, "\(out)")
+        #expect(out.contains("null=ok") && out.contains("\n4\n"), "\(out)")
+        #expect(out.contains("root=0 entries=0"), "/root is hidden behind an empty node of mode 0000: \(out)")
+        let bndLine = out.split(separator: "\n").first { $0.hasPrefix("CapBnd:") }.map { String($0.dropFirst(7)).filter { $0.isHexDigit } }
+        let bnd = bndLine.flatMap { UInt64($0, radix: 16) }
+        #expect(bnd.map { $0 & ((1 << 27) | (1 << 17)) == 0 } == true, "no CAP_MKNOD, CAP_SYS_RAWIO: \(out)")
+    }
+}

@@ -125,7 +125,7 @@ public struct ExecCommand: Hashable, Sendable {
     public var hasArgv0: Bool = false
     /// `:` prefix: no environment variable substitution.
     public var noExpansion: Bool = false
-    /// `+` prefix (full privileges). Accepted; tend runs the command like any other.
+    /// `+` prefix (full privileges): the command runs outside the unit's sandbox (`User=` still applies).
     public var fullPrivileges: Bool = false
     /// `!` / `!!` prefix (ambient capabilities). Accepted; tend runs the command like any other.
     public var ambient: Bool = false
