@@ -45,20 +45,36 @@ public enum ExecDirectories {
         return nil
     }
 
-    /// lchown of `path` and everything below it; symbolic links are changed, never followed.
+    /// lchown of `path` and everything below it. Walked through descriptors opened with O_NOFOLLOW, so a
+    /// directory swapped for a symbolic link meanwhile (by the service's user) is never followed.
     private static func chownTree(_ path: String, _ owner: (uid: uid_t, gid: gid_t)) -> Int32? {
-        if lchown(path, owner.uid, owner.gid) != 0 { return errno }
-        var st = stat()
-        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return nil }
-        for name in entries(path) {
-            if let err = chownTree(path + "/" + name, owner) { return err }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        defer { Glibc.close(fd) }
+        if fchown(fd, owner.uid, owner.gid) != 0 { return errno }
+        return chownBelow(fd, owner, depth: 0)
+    }
+
+    private static func chownBelow(_ dir: Int32, _ owner: (uid: uid_t, gid: gid_t), depth: Int) -> Int32? {
+        guard depth < 256 else { return ELOOP }
+        for name in entries(dir) {
+            var st = stat()
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if fchownat(dir, name, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { return errno }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                let sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard sub >= 0 else { return errno }
+                defer { Glibc.close(sub) }
+                if let err = chownBelow(sub, owner, depth: depth + 1) { return err }
+            }
         }
         return nil
     }
 
-    /// The names in a directory, without `.` and `..`.
-    static func entries(_ path: String) -> [String] {
-        guard let d = opendir(path) else { return [] }
+    /// The names in the directory `fd` (which stays open), without `.` and `..`.
+    static func entries(_ fd: Int32) -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0, let d = fdopendir(copy) else { return [] }
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
@@ -70,16 +86,33 @@ public enum ExecDirectories {
         return names
     }
 
-    /// Removes `path` and everything below it (rm -rf, symbolic links removed, never followed); quiet when
-    /// it is not there.
+    /// Removes `path` and everything below it (rm -rf; quiet when it is not there). Walked through descriptors
+    /// with O_NOFOLLOW and unlinkat: a symbolic link is removed, never followed, even one put in place of a
+    /// directory while the walk runs.
     public static func removeTree(_ path: String) {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
-            for name in entries(path) { removeTree(path + "/" + name) }
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                removeBelow(fd, depth: 0)
+                Glibc.close(fd)
+            }
             _ = rmdir(path)
         } else {
             _ = unlink(path)
+        }
+    }
+
+    private static func removeBelow(_ dir: Int32, depth: Int) {
+        guard depth < 256 else { return }
+        for name in entries(dir) {
+            if unlinkat(dir, name, 0) == 0 { continue }
+            let sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard sub >= 0 else { continue }
+            removeBelow(sub, depth: depth + 1)
+            Glibc.close(sub)
+            _ = unlinkat(dir, name, AT_REMOVEDIR)
         }
     }
 

@@ -271,3 +271,25 @@ extension SandboxTests {
         #expect(bnd.map { $0 & ((1 << 27) | (1 << 17)) == 0 } == true, "no CAP_MKNOD, CAP_SYS_RAWIO: \(out)")
     }
 }
+
+extension SandboxTests {
+    /// Removing a runtime directory removes symbolic links in it, never what they point to.
+    @Test func removeTreeNeverFollowsSymbolicLinks() throws {
+        let h = DaemonHarness()
+        let outside = h.root + "/outside"
+        let tree = h.root + "/run/app"
+        try Posix.mkdirs(outside)
+        try Posix.mkdirs(tree + "/sub/deeper")
+        h.writeFile(outside + "/keep", "k\n")
+        h.writeFile(tree + "/sub/deeper/file", "x\n")
+        #expect(symlink(outside, tree + "/link") == 0)
+        #expect(symlink(outside, tree + "/sub/link") == 0)
+        ExecDirectories.removeTree(tree)
+        #expect(Self.stat(tree) == nil)
+        #expect(h.readFile(outside + "/keep") == "k\n")
+        // A symbolic link given as the tree itself goes, its target stays.
+        #expect(symlink(outside, h.root + "/alias") == 0)
+        ExecDirectories.removeTree(h.root + "/alias")
+        #expect(Self.stat(h.root + "/alias") == nil && h.readFile(outside + "/keep") == "k\n")
+    }
+}
