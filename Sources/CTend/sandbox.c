@@ -271,6 +271,15 @@ static int restrict_namespaces(uint64_t allowed) {
 // MARK: - The child's steps
 
 int ctend_sandbox_before_credentials(const struct ctend_sandbox *s, int change_ids, int *err) {
+    for (int i = 0; i < s->cgroup_proc_count; i++) {
+        int fd = open(s->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0\n", 2) < 0) {
+            *err = errno;
+            if (fd >= 0) close(fd);
+            return CTEND_STAGE_CGROUP;
+        }
+        close(fd);
+    }
     if (s->set_oom_score_adj) {
         int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         char text[16];

@@ -41,12 +41,16 @@ public final class RealSystem: System {
     }
 
     public func limitNotes(_ config: ServiceConfig) -> [String] {
-        Spawner.limitNotes(config) + SandboxPlan(config.sandbox, SandboxProbe.current).notApplied
+        Spawner.limitNotes(config) + SandboxPlan(config.sandbox, SandboxProbe.current).notApplied + CgroupRoot.limitNotes(config)
     }
+    public func cgroupMembers(_ unit: String) -> [Int32]? { CgroupRoot.current?.members(unit) }
+    public func cgroupKill(_ unit: String) -> Bool { CgroupRoot.current?.kill(unit) ?? false }
+    public var cgroupDirectory: String? { CgroupRoot.current?.directory }
     public var sandboxEnvironment: SandboxEnvironment { SandboxProbe.current }
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {
         ExecDirectories.removeAfterStop(config.sandbox, restarting: restarting)
         if let privateDirectory { ExecDirectories.removeTree(privateDirectory) }
+        if !restarting { CgroupRoot.current?.remove(config.name.description) }
     }
 
     public func reapChild() -> (pid: Int32, cause: ExitCause)? {

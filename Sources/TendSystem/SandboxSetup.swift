@@ -47,9 +47,10 @@ final class SandboxBuild {
     let operations: [MountOperation]
     private var strings: [UnsafeMutablePointer<CChar>] = []
     private var mounts: UnsafeMutablePointer<ctend_mount>?
+    private var procs: UnsafeMutablePointer<UnsafePointer<CChar>?>?
     let failedMount: UnsafeMutablePointer<Int32>
 
-    init(_ s: ctend_sandbox, operations: [MountOperation]) {
+    init(_ s: ctend_sandbox, operations: [MountOperation], cgroupProcs: [String] = []) {
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: s)
         failedMount = .allocate(capacity: 1)
@@ -87,11 +88,23 @@ final class SandboxBuild {
             pointer.pointee.mount_count = Int32(operations.count)
         }
         pointer.pointee.failed_mount = failedMount
+        if !cgroupProcs.isEmpty {
+            let p = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: cgroupProcs.count)
+            for (i, path) in cgroupProcs.enumerated() {
+                let c = strdup(path)!
+                strings.append(c)
+                (p + i).initialize(to: UnsafePointer(c))
+            }
+            procs = p
+            pointer.pointee.cgroup_procs = UnsafePointer(p)
+            pointer.pointee.cgroup_proc_count = Int32(cgroupProcs.count)
+        }
     }
 
     deinit {
         for s in strings { free(s) }
         mounts?.deallocate()
+        procs?.deallocate()
         pointer.deallocate()
         failedMount.deallocate()
     }
@@ -108,10 +121,14 @@ enum SandboxSetup {
     static let mknodAndRawIO: UInt64 = (1 << 27) | (1 << 17)
 
     /// The sandbox of one command, or nil when the unit asks for none; a failure is (stage, errno, message).
-    static func build(_ r: SpawnRequest, env: SandboxEnvironment = SandboxProbe.current) -> Result<SandboxBuild?, SpawnFailure> {
+    static func build(_ r: SpawnRequest, env: SandboxEnvironment = SandboxProbe.current, cgroupProcs: [String] = [])
+        -> Result<SandboxBuild?, SpawnFailure>
+    {
         let c = r.config.sandbox
-        // `+`: the command runs outside the sandbox (systemd.service(5), "full privileges").
-        guard !c.isEmpty, !r.command.fullPrivileges else { return .success(nil) }
+        // `+`: the command runs outside the sandbox (systemd.service(5), "full privileges"), in the cgroup still.
+        if c.isEmpty || r.command.fullPrivileges {
+            return .success(cgroupProcs.isEmpty ? nil : SandboxBuild(ctend_sandbox(), operations: [], cgroupProcs: cgroupProcs))
+        }
         let plan = SandboxPlan(c, env)
         var s = ctend_sandbox()
         if let o = plan.oomScoreAdjust {
@@ -147,7 +164,7 @@ enum SandboxSetup {
             // Installing a filter needs CAP_SYS_ADMIN or no_new_privs (systemd implies NoNewPrivileges= then too).
             if env.managerCapabilities & (1 << 21) == 0 { s.no_new_privs = 1 }
         }
-        return .success(SandboxBuild(s, operations: operations))
+        return .success(SandboxBuild(s, operations: operations, cgroupProcs: cgroupProcs))
     }
 
     static func prepareMounts(_ c: SandboxConfig, privateDirectory dir: String) -> Result<[MountOperation], SpawnFailure> {

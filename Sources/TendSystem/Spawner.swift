@@ -199,8 +199,14 @@ public enum Spawner {
         // a failure is reported from the child with the kind's exit status (233/RUNTIME_DIRECTORY, ...).
         if p.failure == nil, let f = ExecDirectories.setUp(r.config.sandbox, owner: p.owner) { p.failure = f }
         var sandbox: SandboxBuild?
+        var cgroupProcs: [String] = []
+        if let root = CgroupRoot.current {
+            let unit = r.config.name.description
+            cgroupProcs = root.makeDirectories(unit).map { $0 + "/cgroup.procs" }
+            CgroupRoot.notes[unit] = root.applyLimits(unit, r.config.sandbox.resources)
+        }
         if p.failure == nil {
-            switch SandboxSetup.build(r) {
+            switch SandboxSetup.build(r, cgroupProcs: cgroupProcs) {
             case .success(let b): sandbox = b
             case .failure(let f): p.failure = (f.stage, f.errno, f.message)
             }

@@ -77,6 +77,12 @@ public protocol System: AnyObject {
     func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool)
     /// What this manager can apply of a sandbox (namespaces, capabilities); probed once.
     var sandboxEnvironment: SandboxEnvironment { get }
+    /// The pids of the unit's cgroup, or nil when services have no cgroups (`tend daemon --cgroup DIR`).
+    func cgroupMembers(_ unit: String) -> [Int32]?
+    /// SIGKILL to the whole cgroup at once (cgroup.kill); false where there is none.
+    func cgroupKill(_ unit: String) -> Bool
+    /// The directory the services' cgroups are in, if any.
+    var cgroupDirectory: String? { get }
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
     func reapChild() -> (pid: Int32, cause: ExitCause)?
     /// A pidfd for `pid`, or a negative errno.
@@ -102,6 +108,9 @@ public protocol System: AnyObject {
 extension System {
     public func limitNotes(_ config: ServiceConfig) -> [String] { [] }
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {}
+    public func cgroupMembers(_ unit: String) -> [Int32]? { nil }
+    public func cgroupKill(_ unit: String) -> Bool { false }
+    public var cgroupDirectory: String? { nil }
     public var sandboxEnvironment: SandboxEnvironment {
         SandboxEnvironment(isRoot: isRoot, mountNamespaces: false, networkNamespaces: false, canDropBoundingSet: false,
                            canLowerOOMScore: false, managerCapabilities: 0, seccomp: false,

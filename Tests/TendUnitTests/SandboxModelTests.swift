@@ -152,3 +152,34 @@ import Testing
         #expect(SandboxMounts.parseMountInfo(text) == ["/", "/mnt/with space"])
     }
 }
+
+@Suite struct ResourceControlDirectiveTests {
+    @Test func limitsParseOverflowSafelyWithFileLineErrors() {
+        let (c, d) = parseService("""
+            MemoryMax=64M
+            MemoryHigh=50%
+            MemorySwapMax=infinity
+            TasksMax=8
+            CPUQuota=20%
+            CPUWeight=idle
+            IOWeight=500
+            MemoryMax=99999999999999999999G
+            TasksMax=12.5.5%
+            CPUQuota=0%
+            IOWeight=10001
+            TasksMax=-1
+            """)
+        let r = c.sandbox.resources
+        #expect(r.memoryMax == .value(64 << 20) && r.memoryHigh == .share(5000) && r.memorySwapMax == .infinity)
+        #expect(r.tasksMax == .value(8) && r.cpuQuota == 2000 && r.cpuWeight == 0 && r.ioWeight == 500)
+        #expect(ResourceLimitValue.share(5000).resolve(total: UInt64.max) == UInt64.max / 2)
+        #expect(ResourceLimitValue.share(1250).resolve(total: 1000) == 125)
+        #expect(texts(d) == [
+            #"web.service:9: MemoryMax=: invalid size "99999999999999999999G" (K, M, G suffixes, a percentage, or infinity)"#,
+            #"web.service:10: TasksMax=: invalid percentage "12.5.5%" (0%…100%)"#,
+            #"web.service:11: CPUQuota=: invalid quota "0%" (a percentage of one CPU above 0%, like 20% or 200%)"#,
+            #"web.service:12: IOWeight=: invalid weight "10001" (1…10000)"#,
+            #"web.service:13: TasksMax=: invalid number "-1" (a percentage, or infinity)"#,
+        ])
+    }
+}

@@ -132,10 +132,10 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
     }
 
     @Test func knownButUnsupportedDirectiveSaysSo() {
-        let (_, diags) = parseService("ProtectSystem=strict\nMemoryMax=1G\nPrivateUsers=yes\n")
+        let (_, diags) = parseService("ProtectSystem=strict\nMemoryMin=1G\nPrivateUsers=yes\n")
         #expect(
             texts(diags) == [
-                "web.service:3: warning: MemoryMax=: not supported by tend, ignored",
+                "web.service:3: warning: MemoryMin=: not supported by tend, ignored",
                 "web.service:4: warning: PrivateUsers=: not supported by tend, ignored",
             ])
         #expect(errors(diags).isEmpty)

@@ -11,6 +11,7 @@
 enum ctend_sandbox_stage {
     CTEND_STAGE_OOM_ADJUST = 206,
     CTEND_STAGE_CAPABILITIES = 218,
+    CTEND_STAGE_CGROUP = 219,
     CTEND_STAGE_NETWORK = 225,
     CTEND_STAGE_NAMESPACE = 226,
     CTEND_STAGE_NO_NEW_PRIVILEGES = 227,
@@ -40,6 +41,9 @@ struct ctend_mount {
 };
 
 struct ctend_sandbox {
+    /// cgroup.procs (or v1 tasks) files the child joins first, by writing "0" (systemd's 219/CGROUP on failure).
+    const char *const *_Nullable cgroup_procs;
+    int cgroup_proc_count;
     int set_oom_score_adj;
     int oom_score_adj;
     int no_new_privs;

@@ -112,8 +112,65 @@ let sandboxDirectives: [Directive] = {
             config.sandbox.allowedNamespaces = allowed
         }
     }
+    // systemd.resource-control(5)
+    for (name, kp) in [("MemoryMax", \ServiceConfig.sandbox.resources.memoryMax),
+                       ("MemoryHigh", \.sandbox.resources.memoryHigh),
+                       ("MemorySwapMax", \.sandbox.resources.memorySwapMax)] as [(String, Field<ResourceLimitValue?>)] {
+        add(name, resourceLimit(kp, bytes: true))
+    }
+    add("TasksMax", resourceLimit(\.sandbox.resources.tasksMax, bytes: false))
+    add("CPUQuota") { value, config, ctx in
+        if value.isEmpty {
+            config.sandbox.resources.cpuQuota = nil
+            return
+        }
+        guard value.hasSuffix("%"), let n = UInt64(value.dropLast()), n > 0, n <= 1_000_000 else {
+            return ctx.error("invalid quota \"\(shortened(value))\" (a percentage of one CPU above 0%, like 20% or 200%)")
+        }
+        config.sandbox.resources.cpuQuota = n * 100
+    }
+    add("CPUWeight") { value, config, ctx in
+        if value.isEmpty {
+            config.sandbox.resources.cpuWeight = nil
+        } else if value == "idle" {
+            config.sandbox.resources.cpuWeight = 0
+        } else if let n = UInt64(value), (1...10_000).contains(n) {
+            config.sandbox.resources.cpuWeight = n
+        } else {
+            ctx.error("invalid weight \"\(shortened(value))\" (1…10000 or idle)")
+        }
+    }
+    add("IOWeight") { value, config, ctx in
+        if value.isEmpty {
+            config.sandbox.resources.ioWeight = nil
+        } else if let n = UInt64(value), (1...10_000).contains(n) {
+            config.sandbox.resources.ioWeight = n
+        } else {
+            ctx.error("invalid weight \"\(shortened(value))\" (1…10000)")
+        }
+    }
     return t
 }()
+
+/// A byte size (`64M`) or count, a percentage of the whole, or `infinity`; empty resets.
+private func resourceLimit(_ kp: Field<ResourceLimitValue?>, bytes: Bool) -> DirectiveParser {
+    { value, config, ctx in
+        if value.isEmpty {
+            config[keyPath: kp] = nil
+        } else if value == "infinity" {
+            config[keyPath: kp] = .infinity
+        } else if value.hasSuffix("%") {
+            guard let p = parseShare(value) else { return ctx.error("invalid percentage \"\(shortened(value))\" (0%…100%)") }
+            config[keyPath: kp] = .share(p)
+        } else if bytes, let n = parseByteSize(value) {
+            config[keyPath: kp] = .value(n)
+        } else if !bytes, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = UInt64(value) {
+            config[keyPath: kp] = .value(n)
+        } else {
+            ctx.error("invalid \(bytes ? "size" : "number") \"\(shortened(value))\" (\(bytes ? "K, M, G suffixes, " : "")a percentage, or infinity)")
+        }
+    }
+}
 
 /// An octal file mode up to 07777.
 func parseFileMode(_ s: String) -> UInt32? {

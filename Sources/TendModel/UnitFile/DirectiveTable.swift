@@ -780,10 +780,9 @@ let ignoredServiceDirectives = [
     "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted", "ImportCredential",
     "RemoveIPC", "NetworkNamespacePath", "IPCNamespacePath", "CoredumpFilter",
     // systemd.resource-control(5)
-    "Slice", "Delegate", "CPUAccounting", "CPUWeight", "StartupCPUWeight", "CPUQuota", "CPUQuotaPeriodSec",
+    "Slice", "Delegate", "CPUAccounting", "StartupCPUWeight", "CPUQuotaPeriodSec",
     "AllowedCPUs", "StartupAllowedCPUs", "AllowedMemoryNodes", "MemoryAccounting", "MemoryMin", "MemoryLow",
-    "MemoryHigh", "MemoryMax", "MemorySwapMax", "MemoryZSwapMax", "TasksAccounting", "TasksMax", "IOAccounting",
-    "IOWeight", "StartupIOWeight", "IODeviceWeight", "IOReadBandwidthMax", "IOWriteBandwidthMax",
+    "MemoryZSwapMax", "TasksAccounting", "IOAccounting", "StartupIOWeight", "IODeviceWeight", "IOReadBandwidthMax", "IOWriteBandwidthMax",
     "IOReadIOPSMax", "IOWriteIOPSMax", "IODeviceLatencyTargetSec", "IPAccounting", "IPAddressAllow",
     "IPAddressDeny", "DeviceAllow", "DevicePolicy", "ManagedOOMSwap", "ManagedOOMMemoryPressure",
     "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference", "CPUShares", "StartupCPUShares", "MemoryLimit",

@@ -130,6 +130,8 @@ public struct SandboxConfig: Sendable, Equatable {
     public var ambientCapabilities: UInt64 = 0
     /// `RestrictNamespaces=`: the namespace types that may still be created; nil means no restriction.
     public var allowedNamespaces: Set<NamespaceType>?
+    /// `MemoryMax=`, `TasksMax=`, ... (systemd.resource-control(5)): through the unit's cgroup.
+    public var resources = ResourceControl()
 
     public init() {}
 

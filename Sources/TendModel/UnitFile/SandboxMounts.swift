@@ -154,7 +154,7 @@ public enum SandboxMounts {
         return out
     }
 
-    static func unescapeOctal(_ s: Substring) -> String {
+    public static func unescapeOctal(_ s: Substring) -> String {
         var bytes: [UInt8] = []
         let u = Array(s.utf8)
         var i = 0
