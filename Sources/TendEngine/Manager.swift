@@ -275,6 +275,7 @@ public final class Manager {
                 msg += " because "
                 switch m.result {
                 case .startLimitHit: msg += "the start rate limit was hit (start request repeated too quickly)"
+                case .oomKill: msg += "the kernel's OOM killer ended a process of it (memory limit reached)"
                 case .timeout: msg += "a timeout was exceeded"
                 case .exitCode: msg += "the control process exited with error code"
                 case .signal: msg += "a fatal signal was delivered to the control process"
@@ -425,6 +426,9 @@ public final class Manager {
         do {
             let (p, setupError) = try system.spawn(context.request)
             tracker.track(p, unit: unit, role: role)
+            if role == .main || unit.service?.machine.mainPID == nil {
+                unit.oomKillsSeen = system.cgroupOOMKills(unit.name.description) ?? 0
+            }
             if let setupError {
                 unit.lastSetupError = setupError
                 report(.error, "\(unit.name): \(setupError)")

@@ -146,6 +146,18 @@ public struct CgroupRoot: Sendable {
         return bytes.split(separator: 10).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
     }
 
+    /// How many processes of the unit the OOM killer has ended: `oom_kill` of cgroup2's memory.events, or of
+    /// the v1 memory.oom_control; nil when neither is there.
+    public func oomKills(_ unit: String) -> UInt64? {
+        let file = controllers.contains("memory") ? directory(of: unit) + "/memory.events"
+            : v1["memory"].map { $0 + "/" + unit + "/memory.oom_control" }
+        guard let file, let bytes = Posix.readFile(file, limit: 1 << 16) else { return nil }
+        for line in bytes.split(separator: 10) where line.starts(with: Array("oom_kill ".utf8)) {
+            return UInt64(String(decoding: line.dropFirst(9), as: UTF8.self))
+        }
+        return nil
+    }
+
     /// SIGKILL to every process of the unit's cgroup at once (cgroup.kill, Linux 5.14); false where missing.
     public func kill(_ unit: String) -> Bool { CgroupRoot.write(directory(of: unit) + "/cgroup.kill", "1") }
 

@@ -45,6 +45,7 @@ public final class RealSystem: System {
     }
     public func cgroupMembers(_ unit: String) -> [Int32]? { CgroupRoot.current?.members(unit) }
     public func cgroupKill(_ unit: String) -> Bool { CgroupRoot.current?.kill(unit) ?? false }
+    public func cgroupOOMKills(_ unit: String) -> UInt64? { CgroupRoot.current?.oomKills(unit) }
     public var cgroupDirectory: String? { CgroupRoot.current?.directory }
     public var sandboxEnvironment: SandboxEnvironment { SandboxProbe.current }
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {

@@ -81,6 +81,8 @@ public protocol System: AnyObject {
     func cgroupMembers(_ unit: String) -> [Int32]?
     /// SIGKILL to the whole cgroup at once (cgroup.kill); false where there is none.
     func cgroupKill(_ unit: String) -> Bool
+    /// The OOM killer's count of kills in the unit's cgroup, or nil without one.
+    func cgroupOOMKills(_ unit: String) -> UInt64?
     /// The directory the services' cgroups are in, if any.
     var cgroupDirectory: String? { get }
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
@@ -110,6 +112,7 @@ extension System {
     public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {}
     public func cgroupMembers(_ unit: String) -> [Int32]? { nil }
     public func cgroupKill(_ unit: String) -> Bool { false }
+    public func cgroupOOMKills(_ unit: String) -> UInt64? { nil }
     public var cgroupDirectory: String? { nil }
     public var sandboxEnvironment: SandboxEnvironment {
         SandboxEnvironment(isRoot: isRoot, mountNamespaces: false, networkNamespaces: false, canDropBoundingSet: false,

@@ -81,21 +81,37 @@ struct CgroupTests {
         #expect(h.readFile(cg.path + "/bomb.service/cgroup.procs").isEmpty)
     }
 
-    /// MemoryMax= is enforced: a service that allocates past it is killed by the kernel.
+    /// MemoryMax= is enforced: a service that allocates past it is killed by the kernel, reported as oom-kill
+    /// (status, JSON), and `RestartPreventExitStatus=oom-kill` keeps it down under `Restart=on-failure`; an
+    /// operator's kill -9 of another is a signal, and restarted.
     @Test(.enabled(if: hierarchy != nil, "needs a writable cgroup2 hierarchy"))
-    func memoryMaxKillsAServiceThatGrowsPastIt() throws {
+    func memoryMaxKillsAServiceThatGrowsPastItAsOOMKill() throws {
         let cg = try #require(TestCgroup())
         let h = Self.harness(cg, [("hog.service", """
             [Service]
             MemoryMax=64M
             MemorySwapMax=0
+            Restart=on-failure
+            RestartSec=50ms
+            RestartPreventExitStatus=oom-kill
             ExecStart=/usr/bin/awk 'BEGIN { s = "x"; while (1) s = s s }'
 
-            """)])
+            """), ("victim.service", "[Service]\nMemoryMax=64M\nRestart=on-failure\nRestartSec=50ms\nRestartPreventExitStatus=oom-kill\nExecStart=/bin/sleep 300\n")])
         _ = h.tend("start", "hog")
         #expect(waitUntil(20) { h.active("hog") == "failed" })
         let status = h.tend("status", "hog", "-n", "0").stdout
+        #expect(status.contains("Active: failed (Result: oom-kill)"), "\(status)")
         #expect(status.contains("code=killed, signal=KILL"), "\(status)")
+        #expect(h.status("hog")?["result"]?.string == "oom-kill")
+        #expect(h.status("hog")?["nRestarts"]?.int == 0, "not restarted after an OOM kill")
+        #expect(h.tend("logs", "hog", "-o", "cat").stdout.contains("killed by the OOM killer"))
+
+        #expect(h.tend("start", "victim").status == 0)
+        let main = h.mainPID("victim")
+        #expect(main > 0 && kill(main, SIGKILL) == 0)
+        #expect(waitUntil(10) { (h.status("victim")?["nRestarts"]?.int ?? 0) >= 1 && h.active("victim") == "active" },
+                "a kill -9 is no OOM kill: restarted")
+        #expect(h.tend("stop", "victim").status == 0)
     }
 }
 

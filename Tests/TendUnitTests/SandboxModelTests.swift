@@ -183,3 +183,49 @@ import Testing
         ])
     }
 }
+
+/// `OOMPolicy=` and the oom-kill result, as systemd's service_notify_cgroup_oom_event.
+@Suite struct ServiceMachineOOMTests {
+    @Test(arguments: OOMPolicy.allCases)
+    func anOOMKillOfTheMainProcessFollowsThePolicy(policy: OOMPolicy) {
+        var d = MachineDriver(serviceConfig {
+            $0.oomPolicy = policy
+            $0.restart = .onFailure
+        })
+        d.send(.start)
+        #expect(d.state == .running)
+        d.send(.oomKilled)
+        switch policy {
+        case .continue: #expect(d.state == .running)
+        case .stop: #expect(d.state == .stopSigterm && d.result == .oomKill)
+        case .kill: #expect(d.state == .stopSigkill && d.result == .oomKill)
+        }
+        d.exitMain(.killed(9))
+        d.settle()
+        // oom-kill is a failure: Restart=on-failure restarts it, as in systemd.
+        #expect(d.result == (policy == .continue ? .signal : .oomKill))
+        #expect(d.state == .autoRestart)
+    }
+
+    @Test func restartPreventExitStatusOOMKillKeepsItDownButNotAfterAnotherSIGKILL() {
+        let config = serviceConfig {
+            $0.restart = .onFailure
+            $0.restartPreventExitStatus.oomKill = true
+        }
+        var d = MachineDriver(config)
+        d.send(.start)
+        d.send(.oomKilled)
+        d.exitMain(.killed(9))
+        d.settle()
+        #expect(d.state == .failed && d.result == .oomKill)
+        var e = MachineDriver(config)
+        e.send(.start)
+        e.exitMain(.killed(9))
+        e.settle()
+        #expect(e.state == .autoRestart && e.result == .signal)
+        let (parsed, diags) = parseService("RestartPreventExitStatus=oom-kill SIGKILL\nOOMPolicy=kill\nOOMPolicy=later\n")
+        #expect(parsed.restartPreventExitStatus.oomKill && parsed.restartPreventExitStatus.signals == [9])
+        #expect(parsed.oomPolicy == .kill)
+        #expect(texts(diags) == [#"web.service:4: OOMPolicy=: unknown value "later""#])
+    }
+}

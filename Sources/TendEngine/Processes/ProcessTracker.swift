@@ -297,6 +297,12 @@ final class ProcessTracker {
         goneSinceSnapshot.insert(pid)
         // Its last output first, then the news of its death.
         beforeExit(unit)
+        // A SIGKILL the cgroup's OOM counter accounts for was the kernel's OOM killer: said first, so that the
+        // result is oom-kill (an operator's kill -9 leaves the counter alone).
+        if cause == .killed(SIGKILL), let n = system.cgroupOOMKills(unit.name.description), n > unit.oomKillsSeen {
+            unit.oomKillsSeen = n
+            onEvent(unit, .oomKilled)
+        }
         onEvent(unit, .exited(pid: pid, cause))
     }
 }

@@ -86,6 +86,8 @@ public enum ServiceResult: String, Sendable {
     case coreDump = "core-dump"
     case watchdog
     case startLimitHit = "start-limit-hit"
+    /// The kernel's OOM killer ended a process of the service (seen in its cgroup's counters).
+    case oomKill = "oom-kill"
 }
 
 /// How a process ended, from waitid's `si_code`/`si_status`.
@@ -197,6 +199,8 @@ public enum ServiceEvent: Sendable {
     case notify(NotifyEvent)
     /// The watchdog deadline armed by `.armWatchdog` passed.
     case watchdogTimer
+    /// The kernel's OOM killer ended a process of the service (`OOMPolicy=` says what follows).
+    case oomKilled
 }
 
 /// The parts of an sd_notify message that change a service's state.

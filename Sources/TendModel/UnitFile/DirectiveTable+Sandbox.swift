@@ -112,6 +112,15 @@ let sandboxDirectives: [Directive] = {
             config.sandbox.allowedNamespaces = allowed
         }
     }
+    add("OOMPolicy") { value, config, ctx in
+        if value.isEmpty {
+            config.oomPolicy = .stop
+        } else if let p = OOMPolicy(rawValue: value) {
+            config.oomPolicy = p
+        } else {
+            ctx.badValue(value)
+        }
+    }
     // systemd.resource-control(5)
     for (name, kp) in [("MemoryMax", \ServiceConfig.sandbox.resources.memoryMax),
                        ("MemoryHigh", \.sandbox.resources.memoryHigh),

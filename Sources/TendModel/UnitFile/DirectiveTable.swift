@@ -302,6 +302,8 @@ private func exitStatusSet(_ kp: Field<ExitStatusSet>) -> DirectiveParser {
                 config[keyPath: kp].statuses.insert(hit.1)
             } else if let s = Signals.number(named: w) {
                 config[keyPath: kp].signals.insert(s)
+            } else if w == "oom-kill" {
+                config[keyPath: kp].oomKill = true
             } else {
                 ctx.error("invalid exit status or signal \"\(shortened(w))\"")
             }
@@ -760,7 +762,7 @@ let ignoredUnitDirectives = [
 let ignoredServiceDirectives = [
     // systemd.service(5)
     "BusName", "ExitType", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
-    "USBFunctionStrings", "OOMPolicy", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
+    "USBFunctionStrings", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
     "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",
     // systemd.exec(5): sandboxing, credentials, namespaces, scheduling, logging details
