@@ -423,12 +423,14 @@ public final class Manager {
             context = c
         }
         defer { for fd in context.opened { system.close(fd) } }
+        // The cgroup's OOM count before the process exists (none yet for a new cgroup): a process OOM-killed
+        // at once is then still told from a kill -9 when its exit is read.
+        let oomBefore = role == .main || unit.service?.machine.mainPID == nil
+            ? system.cgroupOOMKills(unit.name.description) ?? 0 : nil
         do {
             let (p, setupError) = try system.spawn(context.request)
             tracker.track(p, unit: unit, role: role)
-            if role == .main || unit.service?.machine.mainPID == nil {
-                unit.oomKillsSeen = system.cgroupOOMKills(unit.name.description) ?? 0
-            }
+            if let oomBefore { unit.oomKillsSeen = oomBefore }
             if let setupError {
                 unit.lastSetupError = setupError
                 report(.error, "\(unit.name): \(setupError)")
