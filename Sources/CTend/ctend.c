@@ -130,10 +130,19 @@ static int child_main(void *arg) {
     if (s->set_nice && setpriority(PRIO_PROCESS, 0, s->nice) < 0) child_fail(a, CTEND_STAGE_NICE, errno);
     if (s->umask >= 0) umask((mode_t)s->umask);
 
+    if (s->sandbox) {
+        int err = 0, stage = ctend_sandbox_before_credentials(s->sandbox, s->change_ids, &err);
+        if (stage) child_fail(a, stage, err);
+    }
+
     if (s->change_ids) {
         if (syscall(SYS_setgroups, (size_t)s->group_count, s->groups) < 0) child_fail(a, CTEND_STAGE_GROUP, errno);
         if (syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) child_fail(a, CTEND_STAGE_GROUP, errno);
         if (syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) child_fail(a, CTEND_STAGE_USER, errno);
+    }
+    if (s->sandbox) {
+        int err = 0, stage = ctend_sandbox_after_credentials(s->sandbox, &err);
+        if (stage) child_fail(a, stage, err);
     }
     // After the credential change, as systemd does, so the directory is checked with the service's rights.
     if (s->cwd && chdir(s->cwd) < 0) child_fail(a, CTEND_STAGE_CHDIR, errno);

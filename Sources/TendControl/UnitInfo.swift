@@ -53,6 +53,8 @@ public struct UnitInfo: Equatable, Sendable {
     public var setupError: String?
     /// The unit file's problems (`file:line: ...`).
     public var diagnostics: [String]?
+    /// The sandbox settings this manager can't apply here (`PrivateTmp=yes: not applied (...)`).
+    public var notApplied: [String]?
     /// The last log records, as stored (`LogFormat`).
     public var log: [String]?
 
@@ -114,7 +116,8 @@ public struct UnitInfo: Equatable, Sendable {
             ("statusExitStatus", statusExitStatus.map(Int64.init)), ("fdStore", fdStore.map(Int64.init)),
             ("tasks", tasks), ("memoryBytes", memoryBytes),
         ]
-        let lists: [(String, [String]?)] = [("dropIns", dropIns), ("diagnostics", diagnostics), ("log", log)]
+        let lists: [(String, [String]?)] = [("dropIns", dropIns), ("diagnostics", diagnostics), ("log", log),
+                                            ("notApplied", notApplied)]
         for case let (key, value?) in numbers { o.append((key, .int(value))) }
         for case let (key, value?) in strings { o.append((key, .string(value))) }
         for case let (key, value?) in lists { o.append((key, .array(value.map { .string($0) }))) }
@@ -158,7 +161,7 @@ public struct UnitInfo: Equatable, Sendable {
         ("statusExitStatus", \.statusExitStatus),
     ]
     private static let listFields: [(String, WritableKeyPath<UnitInfo, [String]?> & Sendable)] = [
-        ("dropIns", \.dropIns), ("diagnostics", \.diagnostics), ("log", \.log),
+        ("dropIns", \.dropIns), ("diagnostics", \.diagnostics), ("log", \.log), ("notApplied", \.notApplied),
     ]
 
     private static let setters: [String: Setter] = {

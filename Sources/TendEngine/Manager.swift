@@ -66,7 +66,7 @@ public final class Manager {
         notify = NotifyReceiver(system: system, reactor: reactor, tracker: tracker, stateDir: options.stateDir)
         exec = ExecContext(system: system, managerEnvironment: env,
                            defaultWorkingDirectory: system.isRoot ? "/" : (env["HOME"] ?? "/"),
-                           defaultFileLimit: options.serviceFileLimit)
+                           defaultFileLimit: options.serviceFileLimit, privateRoot: options.stateDir + "/private")
         logWriter = try LogWriter()
         managerLog = LogSink(unit: "tend", settings: options.logDefaults.settings(directory: options.logDir + "/tend"),
                              capture: options.logDefaults.capture, writer: logWriter, loop: reactor, scratch: logScratch)
@@ -282,6 +282,7 @@ public final class Manager {
                 msg += " because "
                 switch m.result {
                 case .startLimitHit: msg += "the start rate limit was hit (start request repeated too quickly)"
+                case .oomKill: msg += "the kernel's OOM killer ended a process of it (memory limit reached)"
                 case .timeout: msg += "a timeout was exceeded"
                 case .exitCode: msg += "the control process exited with error code"
                 case .signal: msg += "a fatal signal was delivered to the control process"
@@ -399,6 +400,9 @@ public final class Manager {
         if to != .start, unit.pidFileWatch != nil { tracker.cancelPIDFileWatch(unit) }
         // As systemd's service_enter_dead: the PID file is out of date once the service is down.
         if to == .dead || to == .failed || to == .autoRestart, let path = unit.config?.pidFile { _ = unlink(path) }
+        if to == .dead || to == .failed || to == .autoRestart, let config = unit.config {
+            system.serviceStopped(config, privateDirectory: exec.privateDirectory(unit), restarting: to == .autoRestart)
+        }
         publishState(unit)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)
@@ -434,9 +438,14 @@ public final class Manager {
             opened.append(w)
         }
         defer { for fd in opened { system.close(fd) } }
+        // The cgroup's OOM count before the process exists (none yet for a new cgroup): a process OOM-killed
+        // at once is then still told from a kill -9 when its exit is read.
+        let oomBefore = role == .main || unit.service?.machine.mainPID == nil
+            ? system.cgroupOOMKills(unit.name.description) ?? 0 : nil
         do {
             let (p, setupError) = try system.spawn(request)
             tracker.track(p, unit: unit, role: role)
+            if let oomBefore { unit.oomKillsSeen = oomBefore }
             if let setupError {
                 unit.lastSetupError = setupError
                 report(.error, "\(unit.name): \(setupError)")

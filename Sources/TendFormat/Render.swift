@@ -50,6 +50,7 @@ package enum StatusText {
         }
         if let e = u.setupError { s += "      Error: \(e)\n" }
         for d in u.diagnostics ?? [] { s += "    Problem: \(d)\n" }
+        for n in u.notApplied ?? [] { s += "    Sandbox: \(n)\n" }
         let log = u.log ?? []
         if !log.isEmpty {
             s += "\n"

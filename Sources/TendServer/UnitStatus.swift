@@ -55,6 +55,10 @@ public enum UnitStatusJSON {
         }
         if !unit.fdStore.isEmpty { u.fdStore = unit.fdStore.count }
         u.setupError = unit.lastSetupError
+        if let c = config {
+            let missing = SandboxPlan(c.sandbox, manager.system.sandboxEnvironment).notApplied
+            if !missing.isEmpty { u.notApplied = missing }
+        }
         if !unit.diagnostics.isEmpty { u.diagnostics = unit.diagnostics.map(\.description) }
         if logLines > 0 {
             let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines,
@@ -153,6 +157,7 @@ public enum UnitStatusJSON {
             ("NFileDescriptorStore", String(unit.fdStore.count)),
             ("StandardError", String(describing: c.standardError)),
         ]
+        p += sandboxProperties(c, manager.system.sandboxEnvironment)
         return p
     }
 }

@@ -40,7 +40,19 @@ public final class RealSystem: System {
         return (p, e)
     }
 
-    public func limitNotes(_ config: ServiceConfig) -> [String] { Spawner.limitNotes(config) }
+    public func limitNotes(_ config: ServiceConfig) -> [String] {
+        Spawner.limitNotes(config) + SandboxPlan(config.sandbox, SandboxProbe.current).notApplied + CgroupRoot.limitNotes(config)
+    }
+    public func cgroupMembers(_ unit: String) -> [Int32]? { CgroupRoot.current?.members(unit) }
+    public func cgroupKill(_ unit: String) -> Bool { CgroupRoot.current?.kill(unit) ?? false }
+    public func cgroupOOMKills(_ unit: String) -> UInt64? { CgroupRoot.current?.oomKills(unit) }
+    public var cgroupDirectory: String? { CgroupRoot.current?.directory }
+    public var sandboxEnvironment: SandboxEnvironment { SandboxProbe.current }
+    public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {
+        ExecDirectories.removeAfterStop(config.sandbox, restarting: restarting)
+        if let privateDirectory { ExecDirectories.removeTree(privateDirectory) }
+        if !restarting { CgroupRoot.current?.remove(config.name.description) }
+    }
 
     public func reapChild() -> (pid: Int32, cause: ExitCause)? {
         var pid: pid_t = 0

@@ -31,6 +31,8 @@ public struct SpawnRequest {
     public var pidEnvironment: [String] = []
     /// Descriptors passed as 3, 4, ... (LISTEN_FDS).
     public var passedFDs: [Int32] = []
+    /// The unit's own directory for `PrivateTmp=` (its `tmp` and `var-tmp`), made when needed.
+    public var privateDirectory: String?
     public init(config: ServiceConfig, command: ExecCommand, kind: CommandKind, stdio: [Int32],
                 extraEnvironment: [(String, String)], managerEnvironment: [String: String],
                 defaultWorkingDirectory: String) {
@@ -57,6 +59,8 @@ public enum Spawner {
         var env: [String]
         var cwd: String?
         var ids: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+        /// Who owns the unit's execution directories: User=/Group= when set.
+        var owner: (uid: uid_t, gid: gid_t)?
         /// A setup failure found before spawning, as (stage, errno, message).
         var failure: (Int32, Int32, String)?
     }
@@ -75,6 +79,7 @@ public enum Spawner {
             env.append(("USER", user.name))
             env.append(("SHELL", user.shell))
         }
+        env.append(contentsOf: ExecDirectories.environment(r.config.sandbox))
         for name in r.config.passEnvironment {
             if let v = r.managerEnvironment[name] { env.append((name, v)) }
         }
@@ -111,6 +116,7 @@ public enum Spawner {
         var failure: (Int32, Int32, String)?
         let c = r.config
         var ids: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+        var owner: (uid: uid_t, gid: gid_t)?
         var userInfo: (name: String, home: String, shell: String)?
         if let userName = c.user {
             if let u = Posix.user(named: userName) {
@@ -125,6 +131,7 @@ public enum Spawner {
                         failure = (216, ENOENT, "Failed to determine supplementary group \"\(g)\"")
                     }
                 }
+                owner = (u.uid, gid)
                 if u.uid != getuid() || gid != getgid() || !c.supplementaryGroups.isEmpty || c.group != nil {
                     ids = (u.uid, gid, groups)
                 }
@@ -136,6 +143,7 @@ public enum Spawner {
                 var groups = [gg]
                 for s in c.supplementaryGroups { if let x = Posix.group(named: s) { groups.append(x) } }
                 ids = (getuid(), gg, groups)
+                owner = (getuid(), gg)
             } else {
                 failure = (216, ENOENT, "Failed to determine group credentials: no group \"\(g)\"")
             }
@@ -180,13 +188,29 @@ public enum Spawner {
         let pidNames = Set(r.pidEnvironment)
         return Prepared(path: program, argv: argv,
                         env: envPairs.filter { !pidNames.contains($0.0) }.map { "\($0.0)=\($0.1)" }, cwd: cwd, ids: ids,
-                        failure: failure)
+                        owner: owner, failure: failure)
     }
 
     /// Starts the command. Throws only when no process could be created at all.
     public static func spawn(_ r: SpawnRequest) throws -> (SpawnedProcess, setupError: String?) {
-        let p = prepare(r)
+        var p = prepare(r)
         if let f = p.failure, f.0 == 0 { throw SpawnError(message: f.2, errno: f.1) }
+        // The directories are made by the manager before the fork (systemd makes them in the child, as root too);
+        // a failure is reported from the child with the kind's exit status (233/RUNTIME_DIRECTORY, ...).
+        if p.failure == nil, let f = ExecDirectories.setUp(r.config.sandbox, owner: p.owner) { p.failure = f }
+        var sandbox: SandboxBuild?
+        var cgroupProcs: [String] = []
+        if let root = CgroupRoot.current {
+            let unit = r.config.name.description
+            cgroupProcs = root.makeDirectories(unit).map { $0 + "/cgroup.procs" }
+            CgroupRoot.notes[unit] = root.applyLimits(unit, r.config.sandbox.resources)
+        }
+        if p.failure == nil {
+            switch SandboxSetup.build(r, cgroupProcs: cgroupProcs) {
+            case .success(let b): sandbox = b
+            case .failure(let f): p.failure = (f.stage, f.errno, f.message)
+            }
+        }
         let c = r.config
         var limits: [ctend_rlimit] = []
         for (res, v) in c.limits {
@@ -240,6 +264,7 @@ public enum Spawner {
                                         attr.fail_stage = f.0
                                         attr.fail_errno = f.1
                                     }
+                                    attr.sandbox = sandbox.map { UnsafePointer($0.pointer) }
                                     return pidSlotArray.withUnsafeMutableBufferPointer { slots in
                                         attr.pid_env = slots.baseAddress
                                         attr.pid_env_count = Int32(slots.count)
@@ -256,6 +281,8 @@ public enum Spawner {
         var message: String?
         if let f = p.failure {
             message = f.2
+        } else if stage == 226, let sandbox {
+            message = sandbox.namespaceFailure(err)
         } else if stage != 0 {
             message = "Failed at step \(ExitStatusNames.name(stage) ?? String(stage)) spawning \(p.path): \(Posix.errorText(err))"
         }

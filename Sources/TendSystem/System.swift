@@ -69,8 +69,22 @@ public protocol System: AnyObject {
 
     /// Starts one command (see `Spawner`): the process, and why its setup failed if it did.
     func spawn(_ request: SpawnRequest) throws -> (process: SpawnedProcess, setupError: String?)
-    /// `Limit*=` settings the command will get lowered to the closest possible value, each as a note.
+    /// `Limit*=` settings the command will get lowered to the closest possible value, and the sandbox settings
+    /// that can't be applied here, each as a note.
     func limitNotes(_ config: ServiceConfig) -> [String]
+    /// A service went down (`restarting`: an automatic restart follows): its runtime directories and private
+    /// /tmp go, as `RuntimeDirectoryPreserve=` says.
+    func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool)
+    /// What this manager can apply of a sandbox (namespaces, capabilities); probed once.
+    var sandboxEnvironment: SandboxEnvironment { get }
+    /// The pids of the unit's cgroup, or nil when services have no cgroups (`tend daemon --cgroup DIR`).
+    func cgroupMembers(_ unit: String) -> [Int32]?
+    /// SIGKILL to the whole cgroup at once (cgroup.kill); false where there is none.
+    func cgroupKill(_ unit: String) -> Bool
+    /// The OOM killer's count of kills in the unit's cgroup, or nil without one.
+    func cgroupOOMKills(_ unit: String) -> UInt64?
+    /// The directory the services' cgroups are in, if any.
+    var cgroupDirectory: String? { get }
     /// The next child that exited (waitid WNOHANG), or nil when none is left to reap.
     func reapChild() -> (pid: Int32, cause: ExitCause)?
     /// A pidfd for `pid`, or a negative errno.
@@ -95,4 +109,14 @@ public protocol System: AnyObject {
 
 extension System {
     public func limitNotes(_ config: ServiceConfig) -> [String] { [] }
+    public func serviceStopped(_ config: ServiceConfig, privateDirectory: String?, restarting: Bool) {}
+    public func cgroupMembers(_ unit: String) -> [Int32]? { nil }
+    public func cgroupKill(_ unit: String) -> Bool { false }
+    public func cgroupOOMKills(_ unit: String) -> UInt64? { nil }
+    public var cgroupDirectory: String? { nil }
+    public var sandboxEnvironment: SandboxEnvironment {
+        SandboxEnvironment(isRoot: isRoot, mountNamespaces: false, networkNamespaces: false, canDropBoundingSet: false,
+                           canLowerOOMScore: false, managerCapabilities: 0, seccomp: false,
+                           mountNamespaceProblem: "not probed")
+    }
 }

@@ -454,16 +454,34 @@ struct DaemonReexec: ParsableCommand {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check unit files offline: print FILE:LINE: problems.",
-        discussion: "Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.")
-    @Argument(help: "Unit files.", completion: .unitFiles) var files: [String]
+        discussion: """
+            With --environment, also what this environment lets a manager run by the same user apply of a \
+            sandbox (mount and network namespaces, capabilities, seccomp), and for each FILE the settings that \
+            would not be applied here. Exit status: 0 when no file has an error (warnings allowed), 1 otherwise.
+            """)
+    @Argument(help: "Unit files.", completion: .unitFiles) var files: [String] = []
+    @Flag(name: .customLong("environment"), help: "Report what this environment can apply of the sandboxing directives.")
+    var environment = false
+
+    func validate() throws {
+        if files.isEmpty && !environment { throw ValidationError("Give unit files, or --environment.") }
+    }
 
     func run() throws {
+        let sandbox = SandboxProbe.current
+        if environment {
+            print("Sandboxing here:")
+            for line in sandbox.summary { print("  " + line) }
+        }
         var failed = false
         for file in files {
             let dir = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
             let loader = UnitLoader(searchPaths: [dir], context: SpecifierContext.current(environment: Posix.environment()))
             let result = loader.loadFile(path: file)
             for d in result.diagnostics { printError(d.description) }
+            if environment, let c = result.config {
+                for n in SandboxPlan(c.sandbox, sandbox).notApplied { print("\(file): \(n)") }
+            }
             if result.hasErrors || result.config == nil {
                 failed = true
                 if result.config == nil && result.diagnostics.isEmpty { printError("\(file): cannot read the file.") }

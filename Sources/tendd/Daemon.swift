@@ -12,7 +12,7 @@ import TendServer
 /// about 5 MB of private memory, more than everything else it holds for 100 services.
 enum DaemonCommand {
     static let usage = """
-        USAGE: tend daemon [--units DIR]... [--scan DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
+        USAGE: tend daemon [--units DIR]... [--scan DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start] [--cgroup DIR]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
@@ -37,6 +37,10 @@ enum DaemonCommand {
                             LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=; [Scan]
                             Directory=, repeatable, as --scan). Default:
                             /etc/tend/tend.conf for root, $XDG_CONFIG_HOME/tend/tend.conf otherwise (optional).
+          --cgroup DIR      A writable cgroup2 directory: each service gets its own cgroup below it, so
+                            KillMode=control-group reaches every process and MemoryMax=, TasksMax=,
+                            CPUQuota=, ... are applied (on a hybrid host the v1 memory, pids and cpu
+                            controllers at the same path). Unusable: a warning, and no cgroups.
           -h, --help        Show this help.
 
         """
@@ -53,6 +57,7 @@ enum DaemonCommand {
         var startAll = true
         var configFile: String?
         var target: String?
+        var cgroup: String?
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -71,6 +76,7 @@ enum DaemonCommand {
             case "--no-start": startAll = false
             case "--config": configFile = value(a)
             case "--target": target = value(a)
+            case "--cgroup": cgroup = value(a)
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -81,6 +87,7 @@ enum DaemonCommand {
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
                 else if a.hasPrefix("--target=") { target = String(a.dropFirst(9)) }
+                else if a.hasPrefix("--cgroup=") { cgroup = String(a.dropFirst(9)) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
             i += 1
@@ -99,6 +106,12 @@ enum DaemonCommand {
         for dir in (scans + config.scanDirectories).map(absolute) where !scanDirs.contains(dir) { scanDirs.append(dir) }
         options.scanDirectories = scanDirs
         options.defaultTarget = target
+        if let cgroup {
+            switch CgroupRoot.open(absolute(cgroup)) {
+            case .success(let root): CgroupRoot.current = root
+            case .failure(let e): _ = try? Posix.write(2, Array("tend daemon: warning: --cgroup: \(e); services run without cgroups.\n".utf8))
+            }
+        }
         // The holder (docs/architecture.md, "Surviving the manager's death"): this process stays as a small
         // parent that keeps the services' descriptors and starts the manager again if it dies; the manager goes
         // on in its child. A manager the holder started connects to it instead. TEND_NO_HOLDER=1: none.

@@ -24,7 +24,9 @@ struct DebianServicesTests {
 
     /// A harness holding the package's unit file byte for byte, plus `drop-in` as `NAME.service.d/test.conf`.
     static func harness(unit path: String, dropIn: (DaemonHarness) -> String) -> DaemonHarness {
-        let h = DaemonHarness()
+        // In /run, not /tmp: memcached and redis have PrivateTmp=, so their configuration and the notify socket
+        // must be somewhere the service's own /tmp doesn't hide (as /run/tend and /etc are for real services).
+        let h = DaemonHarness(base: "/run")
         // Services that run as another user (redis) reach their notify socket under the state directory, which
         // for root is /run/tend, 0755; the harness's private directory is 0700.
         chmod(h.root, 0o755)
@@ -208,6 +210,19 @@ struct DebianServicesTests {
         #expect(main > 0 && ProcessTable.stat(main)?.comm == "redis-server")
         #expect(Self.uid(main) == user.uid, "User=redis")
         #expect(Self.field("Umask", of: main) == "0007", "UMask=007")
+        // Its sandbox, as the package wrote it: NoNewPrivileges=, an empty CapabilityBoundingSet=, a mount namespace of
+        // its own (PrivateTmp=, ProtectSystem=strict, ...), RestrictNamespaces= (seccomp), RuntimeDirectory=redis.
+        #expect(Self.field("NoNewPrivs", of: main) == "1")
+        #expect(Self.field("CapBnd", of: main) == "0000000000000000")
+        #expect(Self.field("Seccomp", of: main) == "2")
+        let ns = { (pid: String) -> String? in
+            var buf = [CChar](repeating: 0, count: 64)
+            let n = readlink("/proc/\(pid)/ns/mnt", &buf, 63)
+            return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        }
+        #expect(ns(String(main)) != nil && ns(String(main)) != ns("self"), "a mount namespace of its own")
+        var st = stat()
+        #expect(lstat("/run/redis", &st) == 0 && st.st_uid == user.uid && st.st_mode & 0o7777 == 0o2755, "RuntimeDirectory=redis, mode 2755")
         // LimitNOFILE=65535: as asked, or the closest the manager may set (its hard limit, without CAP_SYS_RESOURCE).
         let hard = Self.openFilesLimit(h.managerPID)?.hard ?? 0
         let expected = hard >= 65535 || Self.hasCapSysResource(h.managerPID) ? 65535 : hard

@@ -148,8 +148,9 @@ final class DaemonHarness {
     private var pidfd: Int32 = -1
     private var stderrPath: String { root + "/daemon.stderr" }
 
-    init() {
-        var template = Array("/tmp/tend-test-XXXXXX".utf8CString)
+    /// `base`: where the test's directory goes (a service with `PrivateTmp=` sees none of the host's /tmp).
+    init(base: String = "/tmp") {
+        var template = Array((base + "/tend-test-XXXXXX").utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         root = p.map { String(cString: $0) } ?? "/tmp/tend-test-fallback-\(getpid())"
         try? Posix.mkdirs(units)

@@ -132,24 +132,21 @@ func errors(_ diagnostics: [Diagnostic]) -> [Diagnostic] { diagnostics.filter { 
     }
 
     @Test func knownButUnsupportedDirectiveSaysSo() {
-        let (_, diags) = parseService("ProtectSystem=strict\nMemoryMax=1G\nPrivateTmp=yes\n")
+        let (_, diags) = parseService("ProtectSystem=strict\nMemoryMin=1G\nPrivateUsers=yes\n")
         #expect(
             texts(diags) == [
-                "web.service:2: warning: ProtectSystem=: not supported by tend, ignored",
-                "web.service:3: warning: MemoryMax=: not supported by tend, ignored",
-                "web.service:4: warning: PrivateTmp=: not supported by tend, ignored",
+                "web.service:3: warning: MemoryMin=: not supported by tend, ignored",
+                "web.service:4: warning: PrivateUsers=: not supported by tend, ignored",
             ])
         #expect(errors(diags).isEmpty)
     }
 
     @Test func oldNamesOfThePathSandboxingDirectivesAreKnown() {
-        let (_, diags) = parseService("ReadWriteDirectories=-/etc/redis\nReadOnlyDirectories=/usr\nInaccessibleDirectories=/home\n")
-        #expect(
-            texts(diags) == [
-                "web.service:2: warning: ReadWriteDirectories=: not supported by tend, ignored",
-                "web.service:3: warning: ReadOnlyDirectories=: not supported by tend, ignored",
-                "web.service:4: warning: InaccessibleDirectories=: not supported by tend, ignored",
-            ])
+        let (config, diags) = parseService("ReadWriteDirectories=-/etc/redis\nReadOnlyDirectories=/usr\nInaccessibleDirectories=/home\n")
+        #expect(texts(diags).isEmpty)
+        #expect(config.sandbox.readWritePaths == [SandboxPath(path: "/etc/redis", ignoreMissing: true)])
+        #expect(config.sandbox.readOnlyPaths == [SandboxPath(path: "/usr", ignoreMissing: false)])
+        #expect(config.sandbox.inaccessiblePaths == [SandboxPath(path: "/home", ignoreMissing: false)])
     }
 
     @Test func assignmentOutsideAnySectionIsAnError() {

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ctend_sandbox.h"
+
 #pragma clang assume_nonnull begin
 
 // MARK: - Spawning
@@ -71,6 +73,8 @@ struct ctend_spawn_attr {
     /// problem (an unknown User=, say) that systemd reports from the forked child, and reports it the same way.
     int fail_stage;
     int fail_errno;
+    /// Namespaces, mounts, capabilities, OOM score, no_new_privs (ctend_sandbox.h), or NULL for none.
+    const struct ctend_sandbox *_Nullable sandbox;
 };
 
 /// Spawns a child with clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD): the parent is suspended until the child

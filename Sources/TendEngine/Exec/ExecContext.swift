@@ -14,6 +14,10 @@ struct ExecContext {
     let defaultWorkingDirectory: String
     /// `LimitNOFILE=` for units that set none (the limit the manager started with).
     let defaultFileLimit: RLimitValue?
+    /// Where each unit's private /tmp and /var/tmp live (`PrivateTmp=`): `STATE/private/UNIT/`.
+    let privateRoot: String
+
+    func privateDirectory(_ unit: Unit) -> String { privateRoot + "/" + unit.name.description }
 
     /// A request ready to spawn, and the descriptors opened for it (the caller closes them after the spawn).
     struct Prepared {
@@ -117,6 +121,7 @@ struct ExecContext {
                                    managerEnvironment: managerEnvironment, defaultWorkingDirectory: defaultWorkingDirectory)
         request.pidEnvironment = pidEnvironment
         request.passedFDs = passed
+        request.privateDirectory = privateDirectory(unit)
         return .success(Prepared(request: request, opened: opened))
     }
 }

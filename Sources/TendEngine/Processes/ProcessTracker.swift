@@ -59,6 +59,8 @@ final class ProcessTracker {
             // Look before signalling: a main process that dies at once would have its children in transit to
             // the manager (reparenting) while the process tree is walked, and they could be missed.
             let members = processes(of: unit)
+            // The whole cgroup at once, forks in flight included, where the kernel has cgroup.kill.
+            if sig == SIGKILL { _ = system.cgroupKill(unit.name.description) }
             if let p = mainPID { send(p) }
             if let p = controlPID { send(p) }
             for proc in members where proc.pid != mainPID && proc.pid != controlPID {
@@ -80,9 +82,11 @@ final class ProcessTracker {
             }
         }
         let me = system.managerPID
+        // With a cgroup, its members too: a daemon that left the unit's sessions (setsid) is still the unit's.
+        let members = Set(system.cgroupMembers(unit.name.description) ?? [])
         return (snapshot ?? []).filter { p in
             p.pid != me && p.state != "Z" && p.state != "X" && !goneSinceSnapshot.contains(p.pid)
-                && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil)
+                && (unit.sessions.contains(p.session) || unit.pidfds[p.pid] != nil || members.contains(p.pid))
         }
     }
 
@@ -305,6 +309,12 @@ final class ProcessTracker {
         goneSinceSnapshot.insert(pid)
         // Its last output first, then the news of its death.
         beforeExit(unit)
+        // A SIGKILL the cgroup's OOM counter accounts for was the kernel's OOM killer: said first, so that the
+        // result is oom-kill (an operator's kill -9 leaves the counter alone).
+        if cause == .killed(SIGKILL), let n = system.cgroupOOMKills(unit.name.description), n > unit.oomKillsSeen {
+            unit.oomKillsSeen = n
+            onEvent(unit, .oomKilled)
+        }
         onEvent(unit, .exited(pid: pid, cause))
     }
 }

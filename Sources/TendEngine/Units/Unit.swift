@@ -68,6 +68,8 @@ public final class Unit {
     var lastKillSignal: Int32?
     /// Why the last command could not be set up (`Failed at step EXEC spawning …`).
     public internal(set) var lastSetupError: String?
+    /// The OOM kills of the unit's cgroup already reported (the counter when its main process started).
+    var oomKillsSeen: UInt64 = 0
 
     // MARK: Log (LogSink)
     public internal(set) var log: LogSink?

@@ -159,6 +159,7 @@ public struct ServiceMachine: Sendable {
             guard let d = watchdogDeadline, d <= now else { return fx }
             watchdogDeadline = nil
             watchdogExpired(now, &fx)
+        case .oomKilled: oomKilled(now, &fx)
         }
         return fx
     }
@@ -506,8 +507,25 @@ public struct ServiceMachine: Sendable {
 
     /// systemd's `service_shall_restart`: the policy table of systemd.service(5), after
     /// RestartPreventExitStatus= and RestartForceExitStatus=.
+    /// systemd's service_notify_cgroup_oom_event: `continue` only says so; `stop` stops the service (SIGTERM
+    /// to the rest), `kill` kills it at once; either way with result oom-kill.
+    private mutating func oomKilled(_ now: MonotonicInstant, _ fx: inout [ServiceEffect]) {
+        fx.append(.log(.warning, "A process of this unit has been killed by the OOM killer."))
+        guard config.oomPolicy != .continue else { return }
+        switch state {
+        case .startPre, .start, .startPost, .running, .reload, .exited:
+            enterSignal(config.oomPolicy == .kill ? .stopSigkill : .stopSigterm, .oomKill, now, &fx)
+        case .stop, .stopWatchdog, .stopSigterm, .stopSigkill, .stopPost, .finalSigterm, .finalSigkill:
+            setResult(.oomKill)
+        case .dead, .failed, .autoRestart:
+            break
+        }
+    }
+
     private func shouldRestart() -> Bool {
         if result == .startLimitHit { return false }
+        if result == .oomKill && config.restartPreventExitStatus.oomKill { return false }
+        if result == .oomKill && config.restartForceExitStatus.oomKill { return true }
         if let exit = lastMainExit, ServiceMachine.matches(config.restartPreventExitStatus, exit) { return false }
         if let exit = lastMainExit, ServiceMachine.matches(config.restartForceExitStatus, exit) { return true }
         return ServiceMachine.policyRestarts(config.restart, result: result)

@@ -86,6 +86,8 @@ public enum ServiceResult: String, Sendable {
     case coreDump = "core-dump"
     case watchdog
     case startLimitHit = "start-limit-hit"
+    /// The kernel's OOM killer ended a process of the service (seen in its cgroup's counters).
+    case oomKill = "oom-kill"
 }
 
 /// How a process ended, from waitid's `si_code`/`si_status`.
@@ -127,6 +129,7 @@ public enum ExitStatusNames {
         213: "SECUREBITS", 214: "SETSCHEDULER", 215: "CPUAFFINITY", 216: "GROUP", 217: "USER", 218: "CAPABILITIES",
         219: "CGROUP", 220: "SETSID", 221: "CONFIRM", 222: "STDERR", 224: "PAM", 225: "NETWORK",
         226: "NAMESPACE", 227: "NO_NEW_PRIVILEGES", 228: "SECCOMP", 233: "RUNTIME_DIRECTORY",
+        238: "STATE_DIRECTORY", 239: "CACHE_DIRECTORY", 240: "LOGS_DIRECTORY", 241: "CONFIGURATION_DIRECTORY",
         64: "USAGE", 65: "DATAERR", 66: "NOINPUT", 67: "NOUSER", 68: "NOHOST", 69: "UNAVAILABLE", 70: "SOFTWARE",
         71: "OSERR", 72: "OSFILE", 73: "CANTCREAT", 74: "IOERR", 75: "TEMPFAIL", 76: "PROTOCOL", 77: "NOPERM",
         78: "CONFIG",
@@ -196,6 +199,8 @@ public enum ServiceEvent: Sendable {
     case notify(NotifyEvent)
     /// The watchdog deadline armed by `.armWatchdog` passed.
     case watchdogTimer
+    /// The kernel's OOM killer ended a process of the service (`OOMPolicy=` says what follows).
+    case oomKilled
 }
 
 /// The parts of an sd_notify message that change a service's state.

@@ -302,6 +302,8 @@ private func exitStatusSet(_ kp: Field<ExitStatusSet>) -> DirectiveParser {
                 config[keyPath: kp].statuses.insert(hit.1)
             } else if let s = Signals.number(named: w) {
                 config[keyPath: kp].signals.insert(s)
+            } else if w == "oom-kill" {
+                config[keyPath: kp].oomKill = true
             } else {
                 ctx.error("invalid exit status or signal \"\(shortened(w))\"")
             }
@@ -730,6 +732,8 @@ let directives: [Directive] = {
     add("Install", "Alias", unitList(\.alias))
     add("Install", "Also", unitList(\.also))
     add("Install", "DefaultInstance", string(\.defaultInstance))
+    // Execution directories and sandboxing: DirectiveTable+Sandbox.swift
+    t += sandboxDirectives
     return t
 }()
 
@@ -758,37 +762,29 @@ let ignoredUnitDirectives = [
 let ignoredServiceDirectives = [
     // systemd.service(5)
     "BusName", "ExitType", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
-    "USBFunctionStrings", "OOMPolicy", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
+    "USBFunctionStrings", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
     "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",
     // systemd.exec(5): sandboxing, credentials, namespaces, scheduling, logging details
-    "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateNetwork", "PrivateUsers",
-    "PrivateIPC", "PrivatePIDs", "PrivateMounts", "NoNewPrivileges", "CapabilityBoundingSet",
-    "AmbientCapabilities", "SecureBits", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "ExecPaths",
+    "PrivateUsers", "PrivateIPC", "PrivatePIDs", "PrivateMounts", "SecureBits", "ExecPaths",
     "NoExecPaths", "BindPaths", "BindReadOnlyPaths", "TemporaryFileSystem", "MountFlags", "MountAPIVFS",
-    "RuntimeDirectory", "StateDirectory", "CacheDirectory", "LogsDirectory", "ConfigurationDirectory",
-    "RuntimeDirectoryMode", "StateDirectoryMode", "CacheDirectoryMode", "LogsDirectoryMode",
-    "ConfigurationDirectoryMode", "RuntimeDirectoryPreserve", "DynamicUser", "RootDirectory", "RootImage",
+    "DynamicUser", "RootDirectory", "RootImage",
     "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock",
-    "ProtectHostname", "ProtectProc", "ProcSubset", "RestrictAddressFamilies", "RestrictNamespaces",
+    "ProtectHostname", "ProtectProc", "ProcSubset", "RestrictAddressFamilies",
     "RestrictRealtime", "RestrictSUIDSGID", "RestrictFileSystems", "LockPersonality", "MemoryDenyWriteExecute",
     "SystemCallFilter", "SystemCallArchitectures", "SystemCallErrorNumber", "SystemCallLog", "SELinuxContext",
     "AppArmorProfile", "SmackProcessLabel", "IOSchedulingClass", "IOSchedulingPriority", "CPUSchedulingPolicy",
     "CPUSchedulingPriority", "CPUSchedulingResetOnFork", "CPUAffinity", "NUMAPolicy", "NUMAMask",
-    "OOMScoreAdjust", "TimerSlackNSec", "Personality", "IgnoreSIGPIPE", "TTYPath", "TTYReset", "TTYVHangup",
+    "TimerSlackNSec", "Personality", "IgnoreSIGPIPE", "TTYPath", "TTYReset", "TTYVHangup",
     "TTYVTDisallocate", "TTYRows", "TTYColumns", "UtmpIdentifier", "UtmpMode", "SyslogFacility", "SyslogLevel",
     "SyslogLevelPrefix", "LogLevelMax", "LogExtraFields", 
     "LogFilterPatterns", "LogNamespace", "StandardInputText", "StandardInputData", "KeyringMode", "PAMName",
     "LoadCredential", "LoadCredentialEncrypted", "SetCredential", "SetCredentialEncrypted", "ImportCredential",
     "RemoveIPC", "NetworkNamespacePath", "IPCNamespacePath", "CoredumpFilter",
-    // the old names of ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, which systemd still reads (Debian's
-    // redis-server.service has ReadWriteDirectories=)
-    "ReadWriteDirectories", "ReadOnlyDirectories", "InaccessibleDirectories",
     // systemd.resource-control(5)
-    "Slice", "Delegate", "CPUAccounting", "CPUWeight", "StartupCPUWeight", "CPUQuota", "CPUQuotaPeriodSec",
+    "Slice", "Delegate", "CPUAccounting", "StartupCPUWeight", "CPUQuotaPeriodSec",
     "AllowedCPUs", "StartupAllowedCPUs", "AllowedMemoryNodes", "MemoryAccounting", "MemoryMin", "MemoryLow",
-    "MemoryHigh", "MemoryMax", "MemorySwapMax", "MemoryZSwapMax", "TasksAccounting", "TasksMax", "IOAccounting",
-    "IOWeight", "StartupIOWeight", "IODeviceWeight", "IOReadBandwidthMax", "IOWriteBandwidthMax",
+    "MemoryZSwapMax", "TasksAccounting", "IOAccounting", "StartupIOWeight", "IODeviceWeight", "IOReadBandwidthMax", "IOWriteBandwidthMax",
     "IOReadIOPSMax", "IOWriteIOPSMax", "IODeviceLatencyTargetSec", "IPAccounting", "IPAddressAllow",
     "IPAddressDeny", "DeviceAllow", "DevicePolicy", "ManagedOOMSwap", "ManagedOOMMemoryPressure",
     "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference", "CPUShares", "StartupCPUShares", "MemoryLimit",

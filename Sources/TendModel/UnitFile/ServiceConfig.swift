@@ -67,6 +67,11 @@ public enum KillMode: String, Sendable, CaseIterable {
     case none
 }
 
+/// `OOMPolicy=`.
+public enum OOMPolicy: String, Sendable, CaseIterable {
+    case `continue`, stop, kill
+}
+
 /// `NotifyAccess=`.
 public enum NotifyAccess: String, Sendable, CaseIterable {
     case none, main, exec, all
@@ -111,7 +116,9 @@ public struct ExitStatusSet: Hashable, Sendable {
         self.statuses = statuses
         self.signals = signals
     }
-    public var isEmpty: Bool { statuses.isEmpty && signals.isEmpty }
+    /// `oom-kill` (a tend extension): the service's result was oom-kill, whatever the exit looked like.
+    public var oomKill = false
+    public var isEmpty: Bool { statuses.isEmpty && signals.isEmpty && !oomKill }
 }
 
 /// One `Exec*=` line after prefix handling and word splitting; environment expansion happens at spawn
@@ -125,7 +132,7 @@ public struct ExecCommand: Hashable, Sendable {
     public var hasArgv0: Bool = false
     /// `:` prefix: no environment variable substitution.
     public var noExpansion: Bool = false
-    /// `+` prefix (full privileges). Accepted; tend runs the command like any other.
+    /// `+` prefix (full privileges): the command runs outside the unit's sandbox (`User=` still applies).
     public var fullPrivileges: Bool = false
     /// `!` / `!!` prefix (ambient capabilities). Accepted; tend runs the command like any other.
     public var ambient: Bool = false
@@ -320,6 +327,8 @@ public struct ServiceConfig: Sendable {
     /// `NotifyAccess=`, nil means the default (main for notify types or with WatchdogSec=, else none).
     public var notifyAccess: NotifyAccess?
     public var killMode: KillMode = .controlGroup
+    /// `OOMPolicy=`: what an OOM kill inside the service's cgroup leads to (systemd's default, stop).
+    public var oomPolicy: OOMPolicy = .stop
     /// Signal numbers.
     public var killSignal: Int32 = 15
     /// `RestartKillSignal=`, nil means `KillSignal=`.
@@ -351,6 +360,8 @@ public struct ServiceConfig: Sendable {
     public var standardOutput: StandardOutput = .journal
     public var standardError: StandardOutput = .inherit
     public var syslogIdentifier: String?
+    /// Execution directories and sandboxing (`RuntimeDirectory=`, `PrivateTmp=`, ...): Sandbox.swift.
+    public var sandbox = SandboxConfig()
 
     // Logs (tend's own directives; nil means the manager's default from tend.conf)
     /// `LogMaxSize=`: rotate `current` once it grows past this many bytes.
