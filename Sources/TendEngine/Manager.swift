@@ -27,7 +27,9 @@ public final class Manager {
     let tracker: ProcessTracker
     let notify: NotifyReceiver
     private let exec: ExecContext
-    private var shuttingDown = false
+    var shuttingDown = false
+    var shutdownFinished = false
+    let shutdownState = ShutdownState()
     var shuttingDownForJobs: Bool { shuttingDown }
     /// Jobs, dependencies and targets (Jobs/JobScheduler.swift).
     public private(set) lazy var jobs = JobScheduler(host: self)
@@ -176,26 +178,7 @@ public final class Manager {
         }
     }
 
-    /// Orderly shutdown: stop every unit, then `onShutdownComplete`.
-    public func shutdown() {
-        guard !shuttingDown else { return }
-        shuttingDown = true
-        report(.info, "Stopping all units.")
-        jobs.stopAll()
-        checkShutdownComplete()
-    }
-
-    private func checkShutdownComplete() {
-        guard shuttingDown else { return }
-        let busy = units.values.contains { u in
-            guard let s = u.service else { return false }
-            return s.machine.activeState != .inactive && s.machine.activeState != .failed
-        }
-        if !busy {
-            report(.info, "All units stopped.")
-            onShutdownComplete?()
-        }
-    }
+    // shutdown(exitStatus:force:) and its bound: Manager+Shutdown.swift.
 
     // MARK: - Loading
 
@@ -393,6 +376,7 @@ public final class Manager {
         // As systemd's service_enter_dead: the PID file is out of date once the service is down.
         if to == .dead || to == .failed || to == .autoRestart, let path = unit.config?.pidFile { _ = unlink(path) }
         publishState(unit)
+        emergencyCheck(unit, from: from, to: to)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)
         if let main = unit.service?.machine.mainPID { unit.log?.currentPID = main }

@@ -14,6 +14,9 @@ public struct ManagerOptions: Sendable {
     /// The open-files limit services start with when they set no `LimitNOFILE=`: the manager's own before it
     /// raised it (`Posix.raiseFileLimit`). nil: whatever the manager has.
     public var serviceFileLimit: RLimitValue?
+    /// `--shutdown-timeout`: how long the orderly shutdown may take before what is left is killed (infinity:
+    /// each unit's own `TimeoutStopSec=` only).
+    public var shutdownTimeout: TimeSpan = .infinity
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir

@@ -13,10 +13,13 @@ import TendServer
 enum DaemonCommand {
     static let usage = """
         USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
+                           [--init] [--shutdown-timeout TIME]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
-        SIGTERM or SIGINT stops every service, then exits 0; SIGHUP re-reads the unit files.
+        SIGTERM or SIGINT stops every service (in the reverse of the start order), then exits 0; SIGHUP
+        re-reads the unit files. FailureAction=exit and friends end it with their status; 124 if the
+        shutdown timeout had to kill units.
 
         OPTIONS:
           --units DIR       A directory of unit files (repeatable; the first one found wins for a name).
@@ -33,6 +36,13 @@ enum DaemonCommand {
           --config FILE     Manager settings ([Logs] LogMaxSize=, LogMaxFiles=, LogMaxUse=, LineMax=,
                             LogRateLimitIntervalSec=, LogRateLimitBurst=, LogTimestamp=). Default:
                             /etc/tend/tend.conf for root, $XDG_CONFIG_HOME/tend/tend.conf otherwise (optional).
+          --init            Act as a container's init even when not PID 1: a shutdown timeout of 8 s by
+                            default, and every process left when the manager exits is killed and reaped.
+                            Implied as PID 1.
+          --shutdown-timeout TIME
+                            How long the orderly shutdown may take before every process left is killed
+                            (a time span: 8s, 500ms, infinity). Default: 8s as init, otherwise infinity
+                            (each unit's TimeoutStopSec= only).
           -h, --help        Show this help.
 
         """
@@ -48,6 +58,8 @@ enum DaemonCommand {
         var startAll = true
         var configFile: String?
         var target: String?
+        var initMode = getpid() == 1
+        var shutdownTimeout: TimeSpan?
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -65,6 +77,8 @@ enum DaemonCommand {
             case "--no-start": startAll = false
             case "--config": configFile = value(a)
             case "--target": target = value(a)
+            case "--init": initMode = true
+            case "--shutdown-timeout": shutdownTimeout = timeSpan(a, value(a))
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -74,6 +88,7 @@ enum DaemonCommand {
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
                 else if a.hasPrefix("--target=") { target = String(a.dropFirst(9)) }
+                else if a.hasPrefix("--shutdown-timeout=") { shutdownTimeout = timeSpan("--shutdown-timeout", String(a.dropFirst(19))) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
             i += 1
@@ -87,6 +102,12 @@ enum DaemonCommand {
         options.startAll = startAll
         options.logDefaults = loadConfig(configFile.map(absolute))
         options.defaultTarget = target
+        options.shutdownTimeout = shutdownTimeout ?? (initMode ? .seconds(8) : .infinity)
+        if initMode {
+            // As a namespace's init (no holder: TEND_NO_HOLDER=1), signals need handlers to be delivered at all.
+            var handled = Manager.handledSignals
+            _ = ctend_init_handlers(&handled, Int32(handled.count))
+        }
         // The holder (docs/architecture.md, "Surviving the manager's death"): this process stays as a small
         // parent that keeps the services' descriptors and starts the manager again if it dies; the manager goes
         // on in its child. A manager the holder started connects to it instead. TEND_NO_HOLDER=1: none.
@@ -145,7 +166,7 @@ enum DaemonCommand {
             _ = ctend_trim_text()
             manager.run()
             manager.finishLogs()
-            exit(0)
+            exit(manager.exitStatus)
         } catch {
             fail("Failed to start the manager: \(error)")
         }
@@ -185,6 +206,11 @@ enum DaemonCommand {
         }
         defaults.apply(config)
         return defaults
+    }
+
+    static func timeSpan(_ flag: String, _ text: String) -> TimeSpan {
+        guard let t = parseTimeSpan(text) else { fail("\(flag): invalid time span \"\(text)\" (e.g. 8s, 500ms, 1min, infinity).", usage: true) }
+        return t
     }
 
     static func currentDirectory() -> String {
