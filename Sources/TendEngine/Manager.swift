@@ -30,6 +30,7 @@ public final class Manager {
     var shuttingDown = false
     var shutdownFinished = false
     let shutdownState = ShutdownState()
+    let startup = StartupState()
     var shuttingDownForJobs: Bool { shuttingDown }
     /// Jobs, dependencies and targets (Jobs/JobScheduler.swift).
     public private(set) lazy var jobs = JobScheduler(host: self)
@@ -164,6 +165,7 @@ public final class Manager {
         adoptFromHolder()
         jobs.invalidate()
         if options.startAll { jobs.bootStart(target: options.defaultTarget) }
+        loop.afterEvents { [unowned self] in self.checkStartupFinished() }
     }
 
     public func run() { loop.run() }

@@ -35,7 +35,10 @@ protocol JobHost: AnyObject {
 extension Manager: JobHost {
     var now: MonotonicInstant { system.monotonicNow }
     var isShuttingDown: Bool { shuttingDownForJobs }
-    func publish(_ event: EngineEvent) { observers.publish(event) }
+    func publish(_ event: EngineEvent) {
+        observers.publish(event)
+        if case .jobFinished = event, !startup.finished { loop.afterEvents { [unowned self] in self.checkStartupFinished() } }
+    }
     func afterEvents(_ work: @escaping () -> Void) { loop.afterEvents(work) }
 
     func evaluateConditions(_ config: ServiceConfig) -> ConditionOutcome {
