@@ -123,7 +123,7 @@ extension Manager {
         else { return }
         guard request.action != .none else { return }
         // Without a status of its own, a failure still ends the manager with a failure (systemd keeps 0 here).
-        let status = request.exitStatus.map(Int32.init) ?? (request.reason == "unit succeeded" ? 0 : 1)
+        let status = commandExitStatus(unit) ?? request.exitStatus.map(Int32.init) ?? (request.reason == "unit succeeded" ? 0 : 1)
         let force = request.action == .exitForce
         report(.notice, "\(unit.name): \(request.reason): \(force ? "killing every unit and exiting" : "stopping every unit and exiting") with status \(status).")
         loop.afterEvents { [unowned self] in self.shutdown(exitStatus: status, force: force) }

@@ -151,7 +151,7 @@ public final class Manager {
     // MARK: - Lifecycle
 
     /// The signals the manager handles through its signalfd. Block them before any thread exists.
-    public static let handledSignals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
+    public static let handledSignals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
 
     /// Sets up signals and the subreaper flag, loads every unit and starts them.
     public func boot() throws {
@@ -166,6 +166,7 @@ public final class Manager {
         jobs.invalidate()
         if options.startAll { jobs.bootStart(target: options.defaultTarget) }
         loop.afterEvents { [unowned self] in self.checkStartupFinished() }
+        scheduleCommand()
     }
 
     public func run() { loop.run() }
@@ -175,7 +176,8 @@ public final class Manager {
         switch sig {
         case SIGCHLD: tracker.reapChildren()
         case SIGTERM, SIGINT: shutdown()
-        case SIGHUP: reloadUnits()
+        case SIGHUP: if !forwardToCommand(sig) { reloadUnits() }
+        case SIGUSR1, SIGUSR2: _ = forwardToCommand(sig)
         default: break
         }
     }

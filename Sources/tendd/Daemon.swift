@@ -14,6 +14,7 @@ enum DaemonCommand {
     static let usage = """
         USAGE: tend daemon [--units DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
                            [--init] [--shutdown-timeout TIME]
+                           [--command-timeout TIME] [--forward-signals] [-- COMMAND [ARG]...]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
@@ -43,6 +44,16 @@ enum DaemonCommand {
                             How long the orderly shutdown may take before every process left is killed
                             (a time span: 8s, 500ms, infinity). Default: 8s as init, otherwise infinity
                             (each unit's TimeoutStopSec= only).
+          -- COMMAND [ARG]...
+                            CMD mode: once the launch is over (every launch job done), run COMMAND as the
+                            unit tend-cmd.service, with the manager's environment, directory and stdio;
+                            when it ends, stop everything and exit with its status (128+N if killed by
+                            signal N).
+          --command-timeout TIME
+                            How long the launch may take before COMMAND is given up and the manager exits
+                            1. Default: 90s.
+          --forward-signals With a COMMAND: SIGHUP, SIGUSR1 and SIGUSR2 go to it instead of the manager
+                            (SIGTERM and SIGINT still stop everything, COMMAND first).
           -h, --help        Show this help.
 
         """
@@ -60,6 +71,9 @@ enum DaemonCommand {
         var target: String?
         var initMode = getpid() == 1
         var shutdownTimeout: TimeSpan?
+        var command: [String]?
+        var commandTimeout: TimeSpan?
+        var forwardSignals = false
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -79,6 +93,12 @@ enum DaemonCommand {
             case "--target": target = value(a)
             case "--init": initMode = true
             case "--shutdown-timeout": shutdownTimeout = timeSpan(a, value(a))
+            case "--command-timeout": commandTimeout = timeSpan(a, value(a))
+            case "--forward-signals": forwardSignals = true
+            case "--":
+                command = Array(args[(i + 1)...])
+                i = args.count
+                continue
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -88,6 +108,7 @@ enum DaemonCommand {
                 else if a.hasPrefix("--log-dir=") { logDir = String(a.dropFirst(10)) }
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
                 else if a.hasPrefix("--target=") { target = String(a.dropFirst(9)) }
+                else if a.hasPrefix("--command-timeout=") { commandTimeout = timeSpan("--command-timeout", String(a.dropFirst(18))) }
                 else if a.hasPrefix("--shutdown-timeout=") { shutdownTimeout = timeSpan("--shutdown-timeout", String(a.dropFirst(19))) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
@@ -103,6 +124,11 @@ enum DaemonCommand {
         options.logDefaults = loadConfig(configFile.map(absolute))
         options.defaultTarget = target
         options.shutdownTimeout = shutdownTimeout ?? (initMode ? .seconds(8) : .infinity)
+        if command == nil && (forwardSignals || commandTimeout != nil) {
+            fail("--forward-signals and --command-timeout need a command after --.", usage: true)
+        }
+        if let commandTimeout { options.commandTimeout = commandTimeout }
+        options.forwardSignals = forwardSignals
         if initMode {
             // As a namespace's init (no holder: TEND_NO_HOLDER=1), signals need handlers to be delivered at all.
             var handled = Manager.handledSignals
@@ -119,6 +145,12 @@ enum DaemonCommand {
             // notify sockets in it, as with systemd's /run/systemd. Anyone else's is private (0700).
             if let why = Posix.secureDirectory(options.stateDir, mode: getuid() == 0 ? 0o755 : 0o700) {
                 fail("Refusing the state directory \(options.stateDir): \(why). Remove it, or choose another with --state-dir.")
+            }
+            if let command {
+                // CMD mode: the command's unit, in a directory searched after the user's (Manager+Command.swift).
+                options.unitPaths.append(CommandMode.writeUnit(argv: command, stateDir: options.stateDir,
+                                                               unitPaths: options.unitPaths, target: target, cwd: cwd))
+                options.commandUnit = commandUnitName
             }
             // One manager per state directory.
             let lockFD = try Posix.open(options.stateDir + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
