@@ -146,6 +146,14 @@ enum DaemonCommand {
             if let why = Posix.secureDirectory(options.stateDir, mode: getuid() == 0 ? 0o755 : 0o700) {
                 fail("Refusing the state directory \(options.stateDir): \(why). Remove it, or choose another with --state-dir.")
             }
+            // The log directory must be writable too (a read-only root file system: point TEND_LOG_DIR or
+            // --log-dir at a writable mount).
+            do { try Posix.mkdirs(options.logDir, mode: 0o755) } catch {
+                fail("Cannot create the log directory \(options.logDir): \(error). Choose a writable one with --log-dir or TEND_LOG_DIR.")
+            }
+            if access(options.logDir, W_OK | X_OK) != 0 {
+                fail("The log directory \(options.logDir) is not writable: \(Posix.errorText(errno)). Choose a writable one with --log-dir or TEND_LOG_DIR.")
+            }
             if let command {
                 // CMD mode: the command's unit, in a directory searched after the user's (Manager+Command.swift).
                 options.unitPaths.append(CommandMode.writeUnit(argv: command, stateDir: options.stateDir,

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TendControl
 import TendSystem
+import TendModel
 
 /// CMD mode: `tend daemon --units DIR -- CMD ARGS...` runs the command once the launch is over and exits with
 /// its status, as tini and s6-overlay do for a container's single main process.
@@ -62,6 +63,25 @@ import TendSystem
         #expect(h.waitExit(timeout: 15) == 1)
         #expect(h.daemonLog.contains("The launch did not finish within 1s: not running the command."))
         #expect(access(marker, F_OK) != 0)
+    }
+
+    /// A restricted pod: not root, a read-only file system but for the mounts given; a log directory that can't
+    /// be written is refused at start, naming it.
+    @Test(.enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root and setpriv(1) to run the daemon as nobody"))
+    func anUnwritableLogDirectoryIsAClearError() {
+        let h = DaemonHarness()
+        let ro = h.root + "/ro"
+        try? Posix.mkdirs(ro)
+        _ = chmod(ro, 0o555)
+        _ = chmod(h.root, 0o755)
+        let state = h.root + "/nobody-state"
+        try? Posix.mkdirs(state, mode: 0o700)
+        _ = chown(state, 65534, 65534)
+        let r = runCommand(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", tendBinary, "daemon",
+                            "--units", h.units, "--state-dir", state, "--log-dir", ro + "/logs"],
+                           environment: ["TEND_NO_HOLDER": "1"], timeout: 20)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("Cannot create the log directory \(ro)/logs"), "\(r.stderr)")
     }
 
     @Test func aCommandNotFoundIsAClearError() {
