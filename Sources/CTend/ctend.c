@@ -1,7 +1,10 @@
 #define _GNU_SOURCE
 // The C side of tend: child-side setup after clone, and thin wrappers for what Glibc doesn't export to Swift.
+// Over 800 lines because the holder's loop (a process that must run before any Swift code) lives here with the
+// spawner's helpers it shares; each part is marked with a MARK comment.
 #include "ctend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -662,6 +665,15 @@ static void hand_over(int sock) {
 
 static void holder_noop(int sig) { (void)sig; }
 
+int ctend_init_handlers(const int *sigs, int n) {
+    // A signal whose disposition is the default is dropped for a namespace's init before it is queued: a
+    // handler (never run: the signals stay blocked and are read from a signalfd) makes it arrive.
+    struct sigaction noop = { .sa_handler = holder_noop };
+    for (int i = 0; i < n; i++)
+        if (sigs[i] != SIGCHLD && sigaction(sigs[i], &noop, NULL) < 0) return -1;
+    return 0;
+}
+
 static pid_t spawn_manager(const char *exe, char *const argv[], int *sock_out) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
@@ -747,6 +759,71 @@ __attribute__((constructor)) static void holder_entry(int argc, char **argv, cha
     holder_loop(sock, manager, exe, argv);
 }
 
+/// Whether the holder acts as a container's init: it is PID 1 of its namespace, or `--init` was given (before
+/// a `--` that starts a command's arguments).
+static int holder_init_mode(char *const argv[]) {
+    if (getpid() == 1) return 1;
+    for (size_t i = 1; argv[i]; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--init") == 0) return 1;
+    }
+    return 0;
+}
+
+/// SIGKILL to every child of the holder (orphans that fell to it), read from /proc; returns how many.
+static int kill_children(void) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t me = getpid();
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0) continue;
+        buf[len] = 0;
+        char *close_paren = strrchr(buf, ')');
+        char state;
+        int ppid;
+        if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
+        if (ppid == me) {
+            (void)kill((pid_t)atoi(e->d_name), SIGKILL);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/// As a namespace's init ends every process in it, the holder in init mode ends what is left when the
+/// manager has exited (processes that escaped their unit, a `docker exec`'s orphans) and reaps them, within a
+/// bound of 5 s, so that the container leaves no process behind and no zombie.
+static void end_the_rest(int sfd) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (getpid() == 1) (void)kill(-1, SIGKILL);
+        else (void)kill_children();
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {}
+        if (pid < 0 && errno == ECHILD) return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited >= 5000) return;
+        struct pollfd p = { .fd = sfd, .events = POLLIN };
+        if (poll(&p, 1, 100) > 0) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {}
+        }
+    }
+}
+
 static void holder_loop(int sock, pid_t manager, const char *exe, char *const argv[]) {
     sigset_t mask;
     sigemptyset(&mask);
@@ -766,7 +843,8 @@ static void holder_loop(int sock, pid_t manager, const char *exe, char *const ar
         (void)setrlimit(RLIMIT_NOFILE, &nofile);
     }
     // The holder needs none of what it inherited but the terminal's stdio.
-    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    int init_mode = holder_init_mode(argv);
     int reexec = 0;
     time_t starts[5] = {0};
     int start_index = 0;
@@ -818,7 +896,10 @@ static void holder_loop(int sock, pid_t manager, const char *exe, char *const ar
                     close(sock);
                     sock = -1;
                 }
-                if (!reexec && WIFEXITED(status)) _exit(WEXITSTATUS(status));
+                if (!reexec && WIFEXITED(status)) {
+                    if (init_mode) end_the_rest(sfd);
+                    _exit(WEXITSTATUS(status));
+                }
                 time_t now = time(NULL);
                 if (!reexec && starts[start_index] != 0 && now - starts[start_index] < 30) {
                     const char *text = "tend-holder: the manager died 5 times within 30 s; giving up.\n";

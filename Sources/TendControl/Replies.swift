@@ -177,9 +177,13 @@ public struct PingReply: ControlReply {
     public var rejected: Int
     /// The manager's unit directories, first (where `enable`, `mask` and `edit` write) first.
     public var unitPaths: [String]
+    /// `starting`, `running`, `degraded` or `stopping` (systemctl is-system-running's words); empty from a
+    /// manager that predates it.
+    public var systemState: String
     public init(pid: Int32, version: Int64 = ControlProtocol.version, tend: String = tendVersion, logDir: String,
-                subscribers: Int, rejected: Int, unitPaths: [String] = []) {
+                subscribers: Int, rejected: Int, unitPaths: [String] = [], systemState: String = "") {
         self.unitPaths = unitPaths
+        self.systemState = systemState
         self.pid = pid
         self.version = version
         self.tend = tend
@@ -190,14 +194,14 @@ public struct PingReply: ControlReply {
     public var fields: [(String, JSON)] {
         [(Wire.pid, .int(Int64(pid))), (Wire.version, .int(version)), (Wire.tend, .string(tend)),
          (Wire.logDir, .string(logDir)), (Wire.subscribers, .int(Int64(subscribers))), (Wire.rejected, .int(Int64(rejected))),
-         (Wire.unitPaths, .array(unitPaths.map { .string($0) }))]
+         (Wire.unitPaths, .array(unitPaths.map { .string($0) })), ("systemState", .string(systemState))]
     }
     public init(fields j: JSON) throws(ControlError) {
         let f = Fields(json: j)
         self.init(pid: Int32(clamping: try f.int(Wire.pid) ?? 0), version: try f.int(Wire.version) ?? 0,
                   tend: try f.string(Wire.tend) ?? "", logDir: try f.string(Wire.logDir) ?? "",
                   subscribers: Int(try f.int(Wire.subscribers) ?? 0), rejected: Int(try f.int(Wire.rejected) ?? 0),
-                  unitPaths: try f.strings(Wire.unitPaths))
+                  unitPaths: try f.strings(Wire.unitPaths), systemState: try f.string("systemState") ?? "")
     }
 }
 

@@ -27,7 +27,10 @@ public final class Manager {
     let tracker: ProcessTracker
     let notify: NotifyReceiver
     private let exec: ExecContext
-    private var shuttingDown = false
+    var shuttingDown = false
+    var shutdownFinished = false
+    let shutdownState = ShutdownState()
+    let startup = StartupState()
     var shuttingDownForJobs: Bool { shuttingDown }
     /// Jobs, dependencies and targets (Jobs/JobScheduler.swift).
     public private(set) lazy var jobs = JobScheduler(host: self)
@@ -151,7 +154,7 @@ public final class Manager {
     // MARK: - Lifecycle
 
     /// The signals the manager handles through its signalfd. Block them before any thread exists.
-    public static let handledSignals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
+    public static let handledSignals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]
 
     /// Sets up signals and the subreaper flag, loads every unit and starts them.
     public func boot() throws {
@@ -169,6 +172,8 @@ public final class Manager {
             jobs.bootStart(target: options.defaultTarget)
             startScannedServices()
         }
+        loop.afterEvents { [unowned self] in self.checkStartupFinished() }
+        scheduleCommand()
     }
 
     public func run() { loop.run() }
@@ -178,31 +183,13 @@ public final class Manager {
         switch sig {
         case SIGCHLD: tracker.reapChildren()
         case SIGTERM, SIGINT: shutdown()
-        case SIGHUP: reloadUnits()
+        case SIGHUP: if !forwardToCommand(sig) { reloadUnits() }
+        case SIGUSR1, SIGUSR2: _ = forwardToCommand(sig)
         default: break
         }
     }
 
-    /// Orderly shutdown: stop every unit, then `onShutdownComplete`.
-    public func shutdown() {
-        guard !shuttingDown else { return }
-        shuttingDown = true
-        report(.info, "Stopping all units.")
-        jobs.stopAll()
-        checkShutdownComplete()
-    }
-
-    private func checkShutdownComplete() {
-        guard shuttingDown else { return }
-        let busy = units.values.contains { u in
-            guard let s = u.service else { return false }
-            return s.machine.activeState != .inactive && s.machine.activeState != .failed
-        }
-        if !busy {
-            report(.info, "All units stopped.")
-            onShutdownComplete?()
-        }
-    }
+    // shutdown(exitStatus:force:) and its bound: Manager+Shutdown.swift.
 
     // MARK: - Loading
 
@@ -404,6 +391,7 @@ public final class Manager {
             system.serviceStopped(config, privateDirectory: exec.privateDirectory(unit), restarting: to == .autoRestart)
         }
         publishState(unit)
+        emergencyCheck(unit, from: from, to: to)
         jobs.unitStateChanged(unit, from: from, to: to)
         tracker.stateChanged(unit, to: to)
         if let main = unit.service?.machine.mainPID { unit.log?.currentPID = main }

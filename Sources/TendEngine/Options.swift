@@ -16,6 +16,15 @@ public struct ManagerOptions: Sendable {
     public var serviceFileLimit: RLimitValue?
     /// Directories of daemontools/runit service directories to supervise (`tend scan DIR`, `[Scan] Directory=`).
     public var scanDirectories: [String] = []
+    /// `--shutdown-timeout`: how long the orderly shutdown may take before what is left is killed (infinity:
+    /// each unit's own `TimeoutStopSec=` only).
+    public var shutdownTimeout: TimeSpan = .infinity
+    /// CMD mode (Manager+Command.swift): the command's unit, left out of the launch and started after it.
+    public var commandUnit: String?
+    /// How long the launch may take before the command is given up (and the manager exits 1).
+    public var commandTimeout: TimeSpan = .seconds(90)
+    /// `--forward-signals`: SIGHUP, SIGUSR1, SIGUSR2 go to the command instead of the manager.
+    public var forwardSignals = false
     public init(unitPaths: [String], stateDir: String, logDir: String) {
         self.unitPaths = unitPaths
         self.stateDir = stateDir

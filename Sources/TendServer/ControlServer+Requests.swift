@@ -147,7 +147,7 @@ extension ControlServer {
 
     func ping() -> PingReply {
         PingReply(pid: getpid(), logDir: manager.options.logDir, subscribers: subscribers, rejected: rejected,
-                  unitPaths: manager.options.unitPaths)
+                  unitPaths: manager.options.unitPaths, systemState: manager.systemState.rawValue)
     }
 
     static func text(_ error: any Error) -> String {

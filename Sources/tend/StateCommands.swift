@@ -65,3 +65,32 @@ func checkStates(_ units: [String], good: Set<String>, otherwise: Int32, quiet: 
     }
     return states.contains(where: good.contains) ? 0 : otherwise
 }
+
+/// `is-system-running`, as systemctl: the manager's state (`starting`, `running`, `degraded`, `stopping`;
+/// `offline` when no manager answers), exit 0 only for `running`, 1 otherwise.
+struct IsSystemRunning: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "is-system-running",
+        abstract: "Print the manager's state (starting, running, degraded, stopping; offline when none answers).",
+        discussion: "Exit status: 0 if running, 1 otherwise (as systemctl). A readiness probe for a container.")
+    @Flag(name: .shortAndLong, help: "Print nothing; only the exit status tells.") var quiet = false
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        let state: String
+        do {
+            let reply: PingReply = try client.call(.ping)
+            state = reply.systemState.isEmpty ? "unknown" : reply.systemState
+        } catch {
+            state = "offline"
+        }
+        if !quiet {
+            if client.output == .json {
+                out(JSON.object([("systemState", .string(state))]).serialized(pretty: true) + "\n")
+            } else {
+                out(state + "\n")
+            }
+        }
+        if state != "running" { throw ExitCode(1) }
+    }
+}

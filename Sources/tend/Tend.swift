@@ -92,7 +92,7 @@ struct Tend: ParsableCommand {
             List.self, Show.self, Cat.self, Kill.self, ResetFailed.self, DaemonReload.self, Logs.self, Watch.self, DaemonReexec.self,
             Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
-            IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
+            IsActive.self, IsFailed.self, IsSystemRunning.self, ListDependencies.self, AnalyzeCommand.self,
             ChainExec.self,
         ])
 }

@@ -12,11 +12,15 @@ import TendServer
 /// about 5 MB of private memory, more than everything else it holds for 100 services.
 enum DaemonCommand {
     static let usage = """
-        USAGE: tend daemon [--units DIR]... [--scan DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start] [--cgroup DIR]
+        USAGE: tend daemon [--units DIR]... [--scan DIR]... [--state-dir DIR] [--log-dir DIR] [--target NAME] [--no-start]
+                           [--cgroup DIR] [--init] [--shutdown-timeout TIME]
+                           [--command-timeout TIME] [--forward-signals] [-- COMMAND [ARG]...]
 
         Runs the service manager in the foreground: loads the unit files, starts the services, restarts them
         by their rules, captures their output and answers `tend` commands on STATE_DIR/control.sock.
-        SIGTERM or SIGINT stops every service, then exits 0; SIGHUP re-reads the unit files.
+        SIGTERM or SIGINT stops every service (in the reverse of the start order), then exits 0; SIGHUP
+        re-reads the unit files. FailureAction=exit and friends end it with their status; 124 if the
+        shutdown timeout had to kill units.
 
         OPTIONS:
           --units DIR       A directory of unit files (repeatable; the first one found wins for a name).
@@ -41,6 +45,23 @@ enum DaemonCommand {
                             KillMode=control-group reaches every process and MemoryMax=, TasksMax=,
                             CPUQuota=, ... are applied (on a hybrid host the v1 memory, pids and cpu
                             controllers at the same path). Unusable: a warning, and no cgroups.
+          --init            Act as a container's init even when not PID 1: a shutdown timeout of 8 s by
+                            default, and every process left when the manager exits is killed and reaped.
+                            Implied as PID 1.
+          --shutdown-timeout TIME
+                            How long the orderly shutdown may take before every process left is killed
+                            (a time span: 8s, 500ms, infinity). Default: 8s as init, otherwise infinity
+                            (each unit's TimeoutStopSec= only).
+          -- COMMAND [ARG]...
+                            CMD mode: once the launch is over (every launch job done), run COMMAND as the
+                            unit tend-cmd.service, with the manager's environment, directory and stdio;
+                            when it ends, stop everything and exit with its status (128+N if killed by
+                            signal N).
+          --command-timeout TIME
+                            How long the launch may take before COMMAND is given up and the manager exits
+                            1. Default: 90s.
+          --forward-signals With a COMMAND: SIGHUP, SIGUSR1 and SIGUSR2 go to it instead of the manager
+                            (SIGTERM and SIGINT still stop everything, COMMAND first).
           -h, --help        Show this help.
 
         """
@@ -58,6 +79,11 @@ enum DaemonCommand {
         var configFile: String?
         var target: String?
         var cgroup: String?
+        var initMode = getpid() == 1
+        var shutdownTimeout: TimeSpan?
+        var command: [String]?
+        var commandTimeout: TimeSpan?
+        var forwardSignals = false
         var i = 0
         func value(_ flag: String) -> String {
             if i + 1 < args.count {
@@ -77,6 +103,14 @@ enum DaemonCommand {
             case "--config": configFile = value(a)
             case "--target": target = value(a)
             case "--cgroup": cgroup = value(a)
+            case "--init": initMode = true
+            case "--shutdown-timeout": shutdownTimeout = timeSpan(a, value(a))
+            case "--command-timeout": commandTimeout = timeSpan(a, value(a))
+            case "--forward-signals": forwardSignals = true
+            case "--":
+                command = Array(args[(i + 1)...])
+                i = args.count
+                continue
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
@@ -88,6 +122,8 @@ enum DaemonCommand {
                 else if a.hasPrefix("--config=") { configFile = String(a.dropFirst(9)) }
                 else if a.hasPrefix("--target=") { target = String(a.dropFirst(9)) }
                 else if a.hasPrefix("--cgroup=") { cgroup = String(a.dropFirst(9)) }
+                else if a.hasPrefix("--command-timeout=") { commandTimeout = timeSpan("--command-timeout", String(a.dropFirst(18))) }
+                else if a.hasPrefix("--shutdown-timeout=") { shutdownTimeout = timeSpan("--shutdown-timeout", String(a.dropFirst(19))) }
                 else { fail("Unknown option \(a).", usage: true) }
             }
             i += 1
@@ -112,6 +148,17 @@ enum DaemonCommand {
             case .failure(let e): _ = try? Posix.write(2, Array("tend daemon: warning: --cgroup: \(e); services run without cgroups.\n".utf8))
             }
         }
+        options.shutdownTimeout = shutdownTimeout ?? (initMode ? .seconds(8) : .infinity)
+        if command == nil && (forwardSignals || commandTimeout != nil) {
+            fail("--forward-signals and --command-timeout need a command after --.", usage: true)
+        }
+        if let commandTimeout { options.commandTimeout = commandTimeout }
+        options.forwardSignals = forwardSignals
+        if initMode {
+            // As a namespace's init (no holder: TEND_NO_HOLDER=1), signals need handlers to be delivered at all.
+            var handled = Manager.handledSignals
+            _ = ctend_init_handlers(&handled, Int32(handled.count))
+        }
         // The holder (docs/architecture.md, "Surviving the manager's death"): this process stays as a small
         // parent that keeps the services' descriptors and starts the manager again if it dies; the manager goes
         // on in its child. A manager the holder started connects to it instead. TEND_NO_HOLDER=1: none.
@@ -123,6 +170,20 @@ enum DaemonCommand {
             // notify sockets in it, as with systemd's /run/systemd. Anyone else's is private (0700).
             if let why = Posix.secureDirectory(options.stateDir, mode: getuid() == 0 ? 0o755 : 0o700) {
                 fail("Refusing the state directory \(options.stateDir): \(why). Remove it, or choose another with --state-dir.")
+            }
+            // The log directory must be writable too (a read-only root file system: point TEND_LOG_DIR or
+            // --log-dir at a writable mount).
+            do { try Posix.mkdirs(options.logDir, mode: 0o755) } catch {
+                fail("Cannot create the log directory \(options.logDir): \(error). Choose a writable one with --log-dir or TEND_LOG_DIR.")
+            }
+            if access(options.logDir, W_OK | X_OK) != 0 {
+                fail("The log directory \(options.logDir) is not writable: \(Posix.errorText(errno)). Choose a writable one with --log-dir or TEND_LOG_DIR.")
+            }
+            if let command {
+                // CMD mode: the command's unit, in a directory searched after the user's (Manager+Command.swift).
+                options.unitPaths.append(CommandMode.writeUnit(argv: command, stateDir: options.stateDir,
+                                                               unitPaths: options.unitPaths, target: target, cwd: cwd))
+                options.commandUnit = commandUnitName
             }
             // One manager per state directory.
             let lockFD = try Posix.open(options.stateDir + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
@@ -170,7 +231,7 @@ enum DaemonCommand {
             _ = ctend_trim_text()
             manager.run()
             manager.finishLogs()
-            exit(0)
+            exit(manager.exitStatus)
         } catch {
             fail("Failed to start the manager: \(error)")
         }
@@ -228,6 +289,11 @@ enum DaemonCommand {
         }
         defaults.apply(config)
         return (defaults, scanDirectories)
+    }
+
+    static func timeSpan(_ flag: String, _ text: String) -> TimeSpan {
+        guard let t = parseTimeSpan(text) else { fail("\(flag): invalid time span \"\(text)\" (e.g. 8s, 500ms, 1min, infinity).", usage: true) }
+        return t
     }
 
     static func currentDirectory() -> String {

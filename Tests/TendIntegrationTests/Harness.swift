@@ -234,6 +234,18 @@ final class DaemonHarness {
         waitUntil(timeout) { self.sub(unit) == sub }
     }
 
+    /// Waits (bounded) for the daemon to exit by itself, without signalling it; returns its exit status, or nil
+    /// if it still runs after `timeout`.
+    func waitExit(timeout: Double = 15) -> Int32? {
+        guard pid > 0 else { return nil }
+        var status: Int32 = 0
+        guard waitUntil(timeout, { waitpid(self.pid, &status, WNOHANG) == self.pid }) else { return nil }
+        if pidfd >= 0 { Posix.close(pidfd) }
+        pidfd = -1
+        pid = 0
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     /// SIGTERM to the daemon and a bounded wait for its exit; returns its exit status.
     @discardableResult
     func stop(timeout: Double = 15) -> Int32? {

@@ -176,6 +176,8 @@ int ctend_holder_send(int sock, const char *message, int fd);
 int ctend_holder_send_fds(int sock, const char *message, const int *fds, int nfds);
 int ctend_holder_configure(int sock);
 int ctend_holder_recv(int sock, int blocking, char *name, size_t cap, int *fd, int *pid, int *status);
+/// No-op handlers for `sigs` (kept blocked, read from a signalfd): a namespace's init otherwise never gets them.
+int ctend_init_handlers(const int *sigs, int n);
 
 #pragma clang assume_nonnull end
 #endif

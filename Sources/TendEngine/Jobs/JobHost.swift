@@ -30,12 +30,18 @@ protocol JobHost: AnyObject {
     /// Whether the unit directories use targets: a `default.target` or `multi-user.target` file, or any
     /// `*.wants`/`*.requires` directory (see `JobScheduler.bootStart`).
     var unitDirectoriesUseTargets: Bool { get }
+    /// CMD mode's unit, which the launch leaves out (Manager+Command.swift).
+    var commandUnit: String? { get }
 }
 
 extension Manager: JobHost {
     var now: MonotonicInstant { system.monotonicNow }
     var isShuttingDown: Bool { shuttingDownForJobs }
-    func publish(_ event: EngineEvent) { observers.publish(event) }
+    var commandUnit: String? { options.commandUnit }
+    func publish(_ event: EngineEvent) {
+        observers.publish(event)
+        if case .jobFinished = event, !startup.finished { loop.afterEvents { [unowned self] in self.checkStartupFinished() } }
+    }
     func afterEvents(_ work: @escaping () -> Void) { loop.afterEvents(work) }
 
     func evaluateConditions(_ config: ServiceConfig) -> ConditionOutcome {

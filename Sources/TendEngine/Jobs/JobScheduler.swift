@@ -281,7 +281,7 @@ public final class JobScheduler {
         }
         // One transaction for the whole directory: each service an anchor (a broken one is left out and logged).
         var anchors: [String] = []
-        for unit in host.sortedUnits where unit.name.suffix == "service" {
+        for unit in host.sortedUnits where unit.name.suffix == "service" && unit.name.description != host.commandUnit {
             guard unit.loadState == .loaded else {
                 for d in unit.diagnostics where d.severity == .error { host.report(.error, d.description) }
                 continue

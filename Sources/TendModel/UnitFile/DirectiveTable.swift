@@ -475,8 +475,9 @@ let directives: [Directive] = {
 
     // [Unit] (systemd.unit(5))
     add("Unit", "Description", string(\.description))
-    // Not carried out, but a service with SuccessAction= may have no command at all (systemd's service_verify()).
-    add("Unit", "SuccessAction", string(\.successAction))
+    // SuccessAction=, FailureAction=, StartLimitAction=, …ExitStatus= (EmergencyAction.swift). A service with
+    // SuccessAction= may have no command at all (systemd's service_verify()).
+    t += emergencyActionDirectives()
     add("Unit", "Documentation") { value, config, ctx in
         if value.isEmpty {
             config.documentation = []
@@ -752,7 +753,6 @@ let ignoredUnitDirectives = [
     "JoinsNamespaceOf", "RequiresMountsFor", "WantsMountsFor", "OnSuccess", "OnFailureJobMode",
     "OnSuccessJobMode", "IgnoreOnIsolate", "StopWhenUnneeded", "RefuseManualStart", "RefuseManualStop",
     "AllowIsolate", "JobTimeoutSec", "JobRunningTimeoutSec", "JobTimeoutAction", "JobTimeoutRebootArgument",
-    "StartLimitAction", "FailureAction", "FailureActionExitStatus", "SuccessActionExitStatus",
     "RebootArgument", "SourcePath", "CollectMode", "PropagatesReloadTo", "ReloadPropagatedFrom",
     "PropagatesStopTo", "StopPropagatedFrom", "SurviveFinalKillSignal",
 ]
@@ -764,7 +764,7 @@ let ignoredServiceDirectives = [
     "BusName", "ExitType", "FileDescriptorStorePreserve", "USBFunctionDescriptors",
     "USBFunctionStrings", "OpenFile", "Sockets", "NonBlocking", "TimeoutStartFailureMode",
     "TimeoutStopFailureMode", "RuntimeRandomizedExtraSec", "PermissionsStartOnly", "RootDirectoryStartOnly",
-    "FailureAction", "SuccessAction", "StartLimitAction", "RebootArgument", "RestartMode", "TimeoutCleanSec",
+    "RebootArgument", "RestartMode", "TimeoutCleanSec",
     // systemd.exec(5): sandboxing, credentials, namespaces, scheduling, logging details
     "PrivateUsers", "PrivateIPC", "PrivatePIDs", "PrivateMounts", "SecureBits", "ExecPaths",
     "NoExecPaths", "BindPaths", "BindReadOnlyPaths", "TemporaryFileSystem", "MountFlags", "MountAPIVFS",

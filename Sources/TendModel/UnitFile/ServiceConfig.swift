@@ -268,8 +268,12 @@ public struct ServiceConfig: Sendable {
     public var after: [String] = []
     public var before: [String] = []
     public var onFailure: [String] = []
-    /// `SuccessAction=` (recorded, not carried out).
-    public var successAction: String?
+    // SuccessAction=, FailureAction=, StartLimitAction= and their exit statuses (EmergencyAction.swift).
+    public var successAction: EmergencyAction = .none
+    public var failureAction: EmergencyAction = .none
+    public var startLimitAction: EmergencyAction = .none
+    public var successActionExitStatus: UInt8?
+    public var failureActionExitStatus: UInt8?
     /// `StartLimitIntervalSec=` (also `StartLimitInterval=` in `[Service]`). Zero disables the limit.
     public var startLimitInterval: TimeSpan = .seconds(10)
     /// `StartLimitBurst=`

@@ -110,7 +110,7 @@ package func validateServiceConfig(_ config: ServiceConfig, file: String) -> [Di
                 "Service has more than one ExecStart= command, which is only allowed for Type=oneshot services")
         }
     } else {
-        if config.execStart.isEmpty && config.execStop.isEmpty && (config.successAction ?? "none") == "none" {
+        if config.execStart.isEmpty && config.execStop.isEmpty && config.successAction == .none {
             error(nil, "Service has no ExecStart= and no ExecStop= setting")
         }
         if config.restart == .always || config.restart == .onSuccess {
