@@ -185,8 +185,8 @@ struct ListDependencies: ParsableCommand {
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "How the units started: blame, critical-chain, plot (SVG), dot (Graphviz).",
-        subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self])
+        abstract: "How the units started: blame, critical-chain, plot (SVG), dot (Graphviz); calendar expressions.",
+        subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self, CalendarAnalyze.self])
 
     struct Blame: ParsableCommand {
         static let configuration = CommandConfiguration(
