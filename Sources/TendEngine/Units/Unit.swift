@@ -24,6 +24,8 @@ public enum UnitKind {
     case service(ServiceUnit)
     /// A `.target`: reached or not, and its configuration (dependencies only).
     case target(TargetUnit)
+    /// A `.timer`: its schedule and last trigger (Timers/Timers.swift).
+    case timer(TimerUnit)
     /// A unit whose file was not found or did not load: nothing to run, only diagnostics.
     case unloaded
 }
@@ -117,9 +119,12 @@ public final class Unit {
         switch kind {
         case .target(let t): t.config = config
         case .service(let s): s.machine.updateConfig(config)
+        case .timer(let t): t.config = config
         case .unloaded:
             kind = name.suffix == "target"
-                ? .target(TargetUnit(config, .inactive)) : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
+                ? .target(TargetUnit(config, .inactive))
+                : name.suffix == "timer" ? .timer(TimerUnit(config))
+                : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
         }
     }
 
@@ -147,14 +152,25 @@ public final class Unit {
     var isTarget: Bool { targetState != nil }
     var isService: Bool { service != nil }
 
+    /// The timer's state, if the unit is a timer.
+    public var timer: TimerUnit? {
+        if case .timer(let t) = kind { return t }
+        return nil
+    }
+
+    /// A target or a timer: started and stopped by the job engine without processes.
+    var hasNoProcesses: Bool { isTarget || timer != nil }
+
     func setTargetState(_ state: TargetState) {
         if case .target(let t) = kind { t.state = state }
+        if case .timer(let t) = kind { t.state = state == .active ? .waiting : .dead }
     }
 
     public var config: ServiceConfig? {
         switch kind {
         case .service(let s): return s.machine.config
         case .target(let t): return t.config
+        case .timer(let t): return t.config
         case .unloaded: return nil
         }
     }
@@ -164,6 +180,7 @@ public final class Unit {
         switch kind {
         case .service(let s): return s.machine.config.description
         case .target(let t): return t.config.description
+        case .timer(let t): return t.config.description
         case .unloaded: return nil
         }
     }
@@ -172,6 +189,7 @@ public final class Unit {
         switch kind {
         case .service(let s): return s.machine.activeState
         case .target(let t): return t.state == .active ? .active : .inactive
+        case .timer(let t): return t.state == .dead ? .inactive : .active
         case .unloaded: return .inactive
         }
     }
@@ -180,6 +198,7 @@ public final class Unit {
         switch kind {
         case .service(let s): return s.machine.state.rawValue
         case .target(let t): return t.state == .active ? "active" : "dead"
+        case .timer(let t): return t.state.rawValue
         case .unloaded: return "dead"
         }
     }
@@ -189,6 +208,7 @@ public final class Unit {
         switch kind {
         case .service(let s): return s.machine.config.effectiveNotifyAccess
         case .target(let t): return t.config.effectiveNotifyAccess
+        case .timer: return .none
         case .unloaded: return .none
         }
     }

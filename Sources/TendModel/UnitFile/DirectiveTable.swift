@@ -70,12 +70,16 @@ public enum DirectiveTable {
     /// systemd directives that tend accepts with a warning and otherwise ignores.
     public static var ignored: [(section: String, name: String)] {
         ignoredUnitDirectives.map { ("Unit", $0) } + ignoredServiceDirectives.map { ("Service", $0) }
-            + ignoredInstallDirectives.map { ("Install", $0) }
+            + ignoredInstallDirectives.map { ("Install", $0) } + ignoredTimerDirectives.map { ("Timer", $0) }
     }
 
     /// The sections a unit of this suffix may have.
     static func sections(forSuffix suffix: String) -> [String] {
-        suffix == "service" ? ["Unit", "Service", "Install"] : ["Unit", "Install"]
+        switch suffix {
+        case "service": ["Unit", "Service", "Install"]
+        case "timer": ["Unit", "Timer", "Install"]  // TimerConfig.swift
+        default: ["Unit", "Install"]
+        }
     }
 
     static func lookup(section: String, name: String) -> Directive? {
@@ -730,6 +734,7 @@ let directives: [Directive] = {
     add("Install", "Alias", unitList(\.alias))
     add("Install", "Also", unitList(\.also))
     add("Install", "DefaultInstance", string(\.defaultInstance))
+    t += timerDirectives  // [Timer]: TimerConfig.swift
     return t
 }()
 
