@@ -91,6 +91,7 @@ struct Tend: ParsableCommand {
             Verify.self,
             Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
             IsActive.self, IsFailed.self, ListDependencies.self, AnalyzeCommand.self,
+            ListTimers.self,  // TimerCommands.swift
         ])
 }
 

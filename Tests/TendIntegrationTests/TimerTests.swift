@@ -46,6 +46,20 @@ struct TimerTests {
         #expect(abs(five[1] - five[0] - 5) < 0.5)
         // The timer stays active, waiting again once its unit is down.
         #expect(h.active("five.timer") == "active")
+        // list-timers: the soonest first, with its unit; JSON has the same rows; status shows the trigger.
+        let table = h.tend("list-timers").stdout
+        let lines = table.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("NEXT ") == true && lines.first?.hasSuffix(" ACTIVATES") == true, "\(table)")
+        #expect(lines.contains { $0.contains(" five.timer ") && $0.hasSuffix(" every-five.service") }, "\(table)")
+        #expect(lines.contains { $0.contains(" left ") && $0.contains(" ago ") && $0.hasSuffix(" tick.service") }, "\(table)")
+        #expect(table.contains("\n2 timers listed.\n"))
+        let rows = try JSON.parse(h.tend("list-timers", "-o", "json").stdout).array ?? []
+        #expect(rows.count == 2)
+        for row in rows {
+            #expect((row["next"]?.int ?? 0) > Int64(before * 1e6) && (row["last"]?.int ?? 0) > Int64(before * 1e6), "\(row)")
+        }
+        let status = h.tend("status", "tick.timer").stdout
+        #expect(status.contains("    Trigger: ") && status.contains("   Triggers: tick.service"), "\(status)")
         #expect(h.stop() == 0)
     }
 
