@@ -51,6 +51,10 @@ public struct UnitInfo: Equatable, Sendable {
     public var fdStore: Int?
     /// Why the last command could not be set up.
     public var setupError: String?
+    /// A timer's unit to start, next elapse and last trigger (µs since the epoch; absent: none).
+    public var timerUnit: String?
+    public var timerNext: Int64?
+    public var timerLast: Int64?
     /// The unit file's problems (`file:line: ...`).
     public var diagnostics: [String]?
     /// The sandbox settings this manager can't apply here (`PrivateTmp=yes: not applied (...)`).
@@ -107,14 +111,14 @@ public struct UnitInfo: Equatable, Sendable {
             ("fragmentPath", fragmentPath), ("enabled", enabled), ("result", result), ("mainComm", mainComm),
             ("controlCommand", controlCommand), ("type", type), ("restart", restart), ("jobResult", jobResult),
             ("job", job), ("skippedBy", skippedBy), ("statusText", statusText), ("statusBusError", statusBusError),
-            ("setupError", setupError),
+            ("setupError", setupError), ("timerUnit", timerUnit),
         ]
         let numbers: [(String, Int64?)] = [
             ("mainPID", mainPID.map(Int64.init)), ("controlPID", controlPID.map(Int64.init)), ("since", since),
             ("activeEnterTimestamp", activeEnterTimestamp), ("inactiveEnterTimestamp", inactiveEnterTimestamp),
             ("nRestarts", nRestarts.map(Int64.init)), ("statusErrno", statusErrno.map(Int64.init)),
             ("statusExitStatus", statusExitStatus.map(Int64.init)), ("fdStore", fdStore.map(Int64.init)),
-            ("tasks", tasks), ("memoryBytes", memoryBytes),
+            ("tasks", tasks), ("memoryBytes", memoryBytes), ("timerNext", timerNext), ("timerLast", timerLast),
         ]
         let lists: [(String, [String]?)] = [("dropIns", dropIns), ("diagnostics", diagnostics), ("log", log),
                                             ("notApplied", notApplied)]
@@ -150,11 +154,12 @@ public struct UnitInfo: Equatable, Sendable {
         ("fragmentPath", \.fragmentPath), ("enabled", \.enabled), ("result", \.result), ("mainComm", \.mainComm),
         ("controlCommand", \.controlCommand), ("type", \.type), ("restart", \.restart), ("jobResult", \.jobResult),
         ("job", \.job), ("skippedBy", \.skippedBy), ("statusText", \.statusText), ("statusBusError", \.statusBusError),
-        ("setupError", \.setupError),
+        ("setupError", \.setupError), ("timerUnit", \.timerUnit),
     ]
     private static let numberFields: [(String, WritableKeyPath<UnitInfo, Int64?> & Sendable)] = [
         ("since", \.since), ("activeEnterTimestamp", \.activeEnterTimestamp),
         ("inactiveEnterTimestamp", \.inactiveEnterTimestamp), ("tasks", \.tasks), ("memoryBytes", \.memoryBytes),
+        ("timerNext", \.timerNext), ("timerLast", \.timerLast),
     ]
     private static let pidFields: [(String, WritableKeyPath<UnitInfo, Int32?> & Sendable)] = [
         ("mainPID", \.mainPID), ("controlPID", \.controlPID), ("statusErrno", \.statusErrno),

@@ -34,6 +34,10 @@ public final class Manager {
     var shuttingDownForJobs: Bool { shuttingDown }
     /// Jobs, dependencies and targets (Jobs/JobScheduler.swift).
     public private(set) lazy var jobs = JobScheduler(host: self)
+    /// Every timer unit's next elapse behind one deadline (Timers/Timers.swift).
+    private(set) lazy var timers = TimerScheduler(manager: self)
+    /// The local time zone, for OnCalendar= expressions without one.
+    lazy var localZone = ZoneInfo.local(environment: system.environment["TZ"])
     let observers = EngineObservers()
     /// Called once shutdown is complete (all units inactive).
     public var onShutdownComplete: (() -> Void)?
@@ -228,7 +232,7 @@ public final class Manager {
             return
         }
         // A unit whose file is masked or broken can still be stopped, as in systemd.
-        guard unit.loadState == .loaded || kind == .stop && unit.activeState != .inactive, unit.isService || unit.isTarget else {
+        guard unit.loadState == .loaded || kind == .stop && unit.activeState != .inactive, unit.isService || unit.hasNoProcesses else {
             completion(JobFailure(.badSetting, unit.badSettingMessage))
             return
         }
@@ -476,6 +480,7 @@ public final class Manager {
 
 
     func publishState(_ unit: Unit) {
+        timers.stateChanged(unit)
         guard !observers.isEmpty else { return }
         observers.publish(.unitChanged(unit: unit.name.description, activeState: unit.activeState,
                                        subState: unit.subState, result: unit.service?.machine.result.rawValue ?? "success"))

@@ -29,6 +29,14 @@ package enum StatusText {
             activeLine += " since \(TimeFormat.timestamp(UInt64(since))); \(TimeFormat.ago(UInt64(since), now: now))"
         }
         s += "     Active: \(activeLine)\n"
+        if let target = u.timerUnit {  // a timer (systemctl's two lines)
+            if let next = u.timerNext {
+                s += "    Trigger: \(TimeFormat.timestamp(UInt64(next))); \(relativeTimeText(next, now: Int64(now)))\n"
+            } else {
+                s += "    Trigger: n/a\n"
+            }
+            s += "   Triggers: \(target)\n"
+        }
         let processes = u.processes ?? []
         for p in processes { s += "    Process: \(p.pid) \(p.command) (\(p.text))\n" }
         if let pid = u.mainPID, pid > 0 {

@@ -59,6 +59,11 @@ public enum UnitStatusJSON {
             let missing = SandboxPlan(c.sandbox, manager.system.sandboxEnvironment).notApplied
             if !missing.isEmpty { u.notApplied = missing }
         }
+        if let t = unit.timer {
+            u.timerUnit = t.target
+            u.timerNext = t.nextElapse.map { Int64(clamping: $0) }
+            u.timerLast = t.lastTrigger > 0 ? Int64(clamping: t.lastTrigger) : nil
+        }
         if !unit.diagnostics.isEmpty { u.diagnostics = unit.diagnostics.map(\.description) }
         if logLines > 0 {
             let records = unit.log?.recent(logLines) ?? LogReader.tail(directory: manager.logDirectory(unit), count: logLines,

@@ -185,8 +185,8 @@ struct ListDependencies: ParsableCommand {
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "How the units started: blame, critical-chain, plot (SVG), dot (Graphviz); security: their isolation.",
-        subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self, Security.self])
+        abstract: "How the units started: blame, critical-chain, plot (SVG), dot (Graphviz); security: their isolation; calendar expressions.",
+        subcommands: [Blame.self, CriticalChain.self, Plot.self, Dot.self, Security.self, CalendarAnalyze.self])
 
     struct Blame: ParsableCommand {
         static let configuration = CommandConfiguration(

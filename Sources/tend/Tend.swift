@@ -94,6 +94,7 @@ struct Tend: ParsableCommand {
             Notify.self, Enable.self, Disable.self, IsEnabled.self, Mask.self, Unmask.self, ListUnitFiles.self, Edit.self,
             IsActive.self, IsFailed.self, IsSystemRunning.self, ListDependencies.self, AnalyzeCommand.self,
             ChainExec.self,
+            ListTimers.self,  // TimerCommands.swift
         ])
 }
 

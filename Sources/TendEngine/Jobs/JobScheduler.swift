@@ -279,9 +279,13 @@ public final class JobScheduler {
             submit(.start, "default.target", completion: nil)
             return
         }
-        // One transaction for the whole directory: each service an anchor (a broken one is left out and logged).
+        // One transaction for the whole directory: each service an anchor (a broken one is left out and logged),
+        // and each timer, whose services then wait for it to elapse.
         var anchors: [String] = []
-        for unit in host.sortedUnits where unit.name.suffix == "service" && unit.name.description != host.commandUnit {
+        let triggered = Set(host.sortedUnits.compactMap { $0.timer?.target })
+        for unit in host.sortedUnits where unit.name.suffix == "service" && !triggered.contains(unit.name.description)
+            && unit.name.description != host.commandUnit || unit.name.suffix == "timer"
+        {
             guard unit.loadState == .loaded else {
                 for d in unit.diagnostics where d.severity == .error { host.report(.error, d.description) }
                 continue
@@ -398,7 +402,7 @@ public final class JobScheduler {
                 }
             }
             timings[job.unit] = timing
-            if unit.targetState != nil {
+            if unit.hasNoProcesses {
                 unit.setTargetState(.active)
                 host.publishState(unit)
                 timings[job.unit]?.active = now
@@ -413,7 +417,7 @@ public final class JobScheduler {
             job.running = true
             host.dispatch(unit, .start)
         case .stop:
-            if unit.targetState != nil {
+            if unit.hasNoProcesses {
                 unit.setTargetState(.inactive)
                 host.publishState(unit)
                 finish(job, .done)
@@ -437,7 +441,7 @@ public final class JobScheduler {
                 finish(job, .failed)
                 return
             }
-            if unit.targetState != nil {
+            if unit.hasNoProcesses {
                 // A target has no processes: restarting it reaches it again, reloading it does nothing.
                 if job.kind != .reload {
                     timings[job.unit, default: UnitTiming()].begin(now, heldBy: job.blocker)

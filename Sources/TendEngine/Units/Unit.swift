@@ -27,6 +27,8 @@ public enum UnitKind {
     /// A daemontools/runit service directory (`NAME.dir`, its logger `NAME.log.dir`): a service run by the same
     /// state machine, with its `supervise/` files and the log pipe (Scan/).
     case directory(DirectoryUnit)
+    /// A `.timer`: its schedule and last trigger (Timers/Timers.swift).
+    case timer(TimerUnit)
     /// A unit whose file was not found or did not load: nothing to run, only diagnostics.
     case unloaded
 }
@@ -123,9 +125,12 @@ public final class Unit {
         case .target(let t): t.config = config
         case .service(let s): s.machine.updateConfig(config)
         case .directory(let d): d.service.machine.updateConfig(config)
+        case .timer(let t): t.config = config
         case .unloaded:
             kind = name.suffix == "target"
-                ? .target(TargetUnit(config, .inactive)) : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
+                ? .target(TargetUnit(config, .inactive))
+                : name.suffix == "timer" ? .timer(TimerUnit(config))
+                : .service(ServiceUnit(ServiceMachine(config: config, now: now)))
         }
     }
 
@@ -140,7 +145,7 @@ public final class Unit {
         switch kind {
         case .service(let s): return s
         case .directory(let d): return d.service
-        case .target, .unloaded: return nil
+        case .target, .timer, .unloaded: return nil
         }
     }
 
@@ -162,8 +167,18 @@ public final class Unit {
     var isTarget: Bool { targetState != nil }
     var isService: Bool { service != nil }
 
+    /// The timer's state, if the unit is a timer.
+    public var timer: TimerUnit? {
+        if case .timer(let t) = kind { return t }
+        return nil
+    }
+
+    /// A target or a timer: started and stopped by the job engine without processes.
+    var hasNoProcesses: Bool { isTarget || timer != nil }
+
     func setTargetState(_ state: TargetState) {
         if case .target(let t) = kind { t.state = state }
+        if case .timer(let t) = kind { t.state = state == .active ? .waiting : .dead }
     }
 
     public var config: ServiceConfig? {
@@ -171,6 +186,7 @@ public final class Unit {
         case .service(let s): return s.machine.config
         case .directory(let d): return d.service.machine.config
         case .target(let t): return t.config
+        case .timer(let t): return t.config
         case .unloaded: return nil
         }
     }
@@ -181,6 +197,7 @@ public final class Unit {
         case .service(let s): return s.machine.config.description
         case .directory(let d): return d.service.machine.config.description
         case .target(let t): return t.config.description
+        case .timer(let t): return t.config.description
         case .unloaded: return nil
         }
     }
@@ -190,6 +207,7 @@ public final class Unit {
         case .service(let s): return s.machine.activeState
         case .directory(let d): return d.service.machine.activeState
         case .target(let t): return t.state == .active ? .active : .inactive
+        case .timer(let t): return t.state == .dead ? .inactive : .active
         case .unloaded: return .inactive
         }
     }
@@ -199,6 +217,7 @@ public final class Unit {
         case .service(let s): return s.machine.state.rawValue
         case .directory(let d): return d.service.machine.state.rawValue
         case .target(let t): return t.state == .active ? "active" : "dead"
+        case .timer(let t): return t.state.rawValue
         case .unloaded: return "dead"
         }
     }
@@ -209,6 +228,7 @@ public final class Unit {
         case .service(let s): return s.machine.config.effectiveNotifyAccess
         case .directory(let d): return d.service.machine.config.effectiveNotifyAccess
         case .target(let t): return t.config.effectiveNotifyAccess
+        case .timer: return .none
         case .unloaded: return .none
         }
     }

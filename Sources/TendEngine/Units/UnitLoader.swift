@@ -61,6 +61,7 @@ public struct UnitLoader: Sendable {
         }
         finalizeServiceConfig(&config)
         result.diagnostics += validateServiceConfig(config, file: fragment)
+        result.diagnostics += validateTimerConfig(config, file: fragment)
         result.config = config
         return result
     }
@@ -83,6 +84,7 @@ public struct UnitLoader: Sendable {
         if var config = result.config {
             finalizeServiceConfig(&config)
             result.diagnostics += validateServiceConfig(config, file: path)
+            result.diagnostics += validateTimerConfig(config, file: path)
             result.config = config
         }
         return result
@@ -93,7 +95,7 @@ public struct UnitLoader: Sendable {
     public func listUnitNames() -> [UnitName] {
         var names = Set<UnitName>()
         for dir in searchPaths {
-            for entry in listDirectory(dir) where entry.hasSuffix(".service") || entry.hasSuffix(".target") {
+            for entry in listDirectory(dir) where entry.hasSuffix(".service") || entry.hasSuffix(".target") || entry.hasSuffix(".timer") {
                 guard isRegularFile(dir + "/" + entry), let name = UnitName(parsing: entry),
                     !name.isTemplate, isValidUnitName(entry)
                 else { continue }

@@ -83,7 +83,7 @@ final class UnitRegistry {
         ("default.target", "Default target (built in: wants multi-user.target)", [], ["multi-user.target"]),
         ("multi-user.target", "Multi-User System", ["basic.target"], []),
         ("graphical.target", "Graphical Interface", ["multi-user.target"], []),
-        ("basic.target", "Basic System", ["sysinit.target"], []),
+        ("basic.target", "Basic System", ["sysinit.target"], ["timers.target"]),
         ("sysinit.target", "System Initialization", [], []),
         ("network.target", "Network", [], []),
         ("network-online.target", "Network is Online", [], []),

@@ -70,12 +70,16 @@ public enum DirectiveTable {
     /// systemd directives that tend accepts with a warning and otherwise ignores.
     public static var ignored: [(section: String, name: String)] {
         ignoredUnitDirectives.map { ("Unit", $0) } + ignoredServiceDirectives.map { ("Service", $0) }
-            + ignoredInstallDirectives.map { ("Install", $0) }
+            + ignoredInstallDirectives.map { ("Install", $0) } + ignoredTimerDirectives.map { ("Timer", $0) }
     }
 
     /// The sections a unit of this suffix may have.
     static func sections(forSuffix suffix: String) -> [String] {
-        suffix == "service" ? ["Unit", "Service", "Install"] : ["Unit", "Install"]
+        switch suffix {
+        case "service": ["Unit", "Service", "Install"]
+        case "timer": ["Unit", "Timer", "Install"]  // TimerConfig.swift
+        default: ["Unit", "Install"]
+        }
     }
 
     static func lookup(section: String, name: String) -> Directive? {
@@ -735,6 +739,7 @@ let directives: [Directive] = {
     add("Install", "DefaultInstance", string(\.defaultInstance))
     // Execution directories and sandboxing: DirectiveTable+Sandbox.swift
     t += sandboxDirectives
+    t += timerDirectives  // [Timer]: TimerConfig.swift
     return t
 }()
 

@@ -283,6 +283,9 @@ public struct ServiceConfig: Sendable {
     /// `Condition*=` / `Assert*=` lines, raw, for the dependency issue: (directive, value, negate?).
     public var conditions: [(directive: String, value: String)] = []
 
+    // [Timer] of a .timer unit (TimerConfig.swift)
+    public var timer = TimerConfig()
+
     // [Service]
     public var type: ServiceType = .simple
     /// Whether `Type=` was set; without it and without `ExecStart=` the type is `oneshot` (systemd.service(5)).
