@@ -36,7 +36,7 @@ enum Assets {
     th, td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
     th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); font-weight: 600; }
     tbody tr:last-child td { border-bottom: none; }
-    tr.failed { background: var(--badbg); }
+    tr.failed { background: var(--badbg); } tr.failed .badge.failed { background: var(--bad); color: var(--card); }
     td a { font-weight: 600; text-decoration: none; } .desc { color: var(--muted); font-size: .85rem; }
     .pid, .restarts, .uptime { font-family: var(--mono); font-size: .9rem; white-space: nowrap; }
     .exit { font-family: var(--mono); font-size: .85rem; } .status { font-size: .9rem; }
@@ -69,6 +69,7 @@ enum Assets {
       td.uptime:not(:empty)::before { content: "up "; color: var(--muted); }
       td.restarts::before { content: "restarts "; color: var(--muted); }
       td.pid, td.uptime, td.restarts { display: inline-block; width: auto; margin-right: .8rem; }
+      td.pid:empty, td.uptime:empty, td.exit:empty, td.status:empty { display: none; }
       .actions { padding-top: .35rem; } .bulk { margin-left: 0; }
       .buttons { margin-left: 0; }
     }
@@ -89,7 +90,8 @@ enum Assets {
 
     function lastExit(u) {
       if (!u.execMainCode) return "";
-      return `code=${u.execMainCode}, status=${u.execMainStatus}${u.execMainStatusText ? "/" + u.execMainStatusText : ""}`;
+      // The manager's text is systemctl's whole phrase (code=exited, status=1/FAILURE).
+      return u.execMainStatusText || `code=${u.execMainCode}, status=${u.execMainStatus}`;
     }
     function uptime(u) {
       if (!(u.active === "active" || u.active === "reloading") || !u.activeEnterTimestamp) return "";

@@ -13,9 +13,12 @@ enum Metrics {
         let t0 = Posix.monotonicNow
         let ping: PingReply = try await manager.call(.ping)
         let latency = Double(Posix.monotonicNow.ns - t0.ns) / 1e9
-        let status: StatusReply = try await manager.call(.status(units: [], lines: 0))
-        let deps: DependenciesReply? = try? await manager.call(.dependencies)
-        return render(ping: ping, latency: latency, units: status.units, deps: deps?.units ?? [],
+        // The two large replies are asked for together: the manager answers one while this process decodes
+        // the other.
+        async let status: StatusReply = manager.call(.status(units: [], lines: 0))
+        async let deps: DependenciesReply? = try? manager.call(.dependencies)
+        let (s, d) = try await (status, deps)
+        return render(ping: ping, latency: latency, units: s.units, deps: d?.units ?? [],
                       proc: ManagerProc.read(ping.pid), now: Posix.realtimeMicroseconds)
     }
 

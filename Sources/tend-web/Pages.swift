@@ -48,7 +48,7 @@ extension WebServer {
             return Self.html(page(title: "tend — units", csrf: s.csrf, data: "data-page=\"units\"", body: overview(units.units)))
         }
         router.get("/units/:name") { [self] request, context in
-            let raw = context.parameters.get("name") ?? ""
+            let raw = Self.percentDecode(Substring(context.parameters.get("name") ?? ""), plus: false)
             guard case .session(let s) = principal(request) else {
                 let back = (try? validUnitName(raw)) ?? ""
                 return Self.redirect("/login?next=/units/" + back)
@@ -95,11 +95,12 @@ extension WebServer {
         return d
     }
 
-    static func percentDecode(_ s: Substring) -> String {
+    /// `%XX` decoded; `+` is a space in forms (`plus`), itself in paths.
+    static func percentDecode(_ s: Substring, plus: Bool = true) -> String {
         var out: [UInt8] = []
         var bytes = Array(s.utf8)[...]
         while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "+") { out.append(32); continue }
+            if plus && b == UInt8(ascii: "+") { out.append(32); continue }
             if b == UInt8(ascii: "%"), bytes.count >= 2, let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
                 out.append(v)
                 bytes = bytes.dropFirst(2)

@@ -254,7 +254,7 @@ final class WebServer: Sendable {
     }
 
     func unitName(_ context: WebContext) throws(APIError) -> String {
-        try validUnitName(context.parameters.get("name") ?? "")
+        try validUnitName(WebServer.percentDecode(Substring(context.parameters.get("name") ?? ""), plus: false))
     }
 }
 

@@ -112,8 +112,10 @@ struct LogParameters: Sendable {
             grep = g
         }
         if let l = query["lines"], !l.isEmpty {
-            guard l.utf8.count <= 6, let n = Int(l), n >= 0 else { throw APIError(400, "bad-parameter", "lines takes a number, 0 to \(Self.maxLines).") }
-            lines = min(n, Self.maxLines)
+            guard l.utf8.count <= 6, let n = Int(l), n >= 0, n <= Self.maxLines else {
+                throw APIError(400, "bad-parameter", "lines takes a number, 0 to \(Self.maxLines).")
+            }
+            lines = n
         }
         if let f = query["follow"] {
             guard ["1", "0", "true", "false", ""].contains(f) else { throw APIError(400, "bad-parameter", "follow is 1 or 0.") }
