@@ -181,19 +181,5 @@ extension WebServer {
     }
 }
 
-/// HTML-escaped text (for element content and quoted attributes).
-func esc(_ s: String) -> String {
-    var o = ""
-    o.reserveCapacity(s.utf8.count)
-    for c in s {
-        switch c {
-        case "&": o += "&amp;"
-        case "<": o += "&lt;"
-        case ">": o += "&gt;"
-        case "\"": o += "&quot;"
-        case "'": o += "&#39;"
-        default: o.append(c)
-        }
-    }
-    return o
-}
+/// HTML-escaped text (for element content and double-quoted attributes).
+func esc(_ s: String) -> String { Analyze.xml(s) }
