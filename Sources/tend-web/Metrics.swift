@@ -42,6 +42,7 @@ enum Metrics {
     {
         var state = Family("tend_unit_state", "gauge", "1 for the unit's active state, 0 for the others (systemd_exporter's systemd_unit_state).")
         var restarts = Family("tend_service_restart_total", "counter", "Automatic restarts of the service (NRestarts), since it was loaded.")
+        var causes = Family("tend_service_restarts_by_cause_total", "counter", "Automatic restarts by the result that caused them (exit-code, signal, core-dump, watchdog, timeout, success, ...), since the unit was loaded.")
         var start = Family("tend_unit_start_time_seconds", "gauge", "When the unit last became active, seconds since the epoch (0 if never).")
         var uptime = Family("tend_unit_uptime_seconds", "gauge", "How long the unit has been active, 0 when it is not.")
         var tasks = Family("tend_unit_tasks_current", "gauge", "Threads of the unit's live processes.")
@@ -57,6 +58,9 @@ enum Metrics {
             for s in states { state.add([("name", n), ("state", s), ("type", type)], u.active == s ? 1 : 0) }
             if type == "service" {
                 restarts.add([("name", n)], Double(u.nRestarts ?? 0))
+                for (cause, count) in (u.restartCauses ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    causes.add([("name", n), ("cause", cause)], Double(count))
+                }
                 mainPID.add([("name", n)], Double(u.mainPID ?? 0))
                 if let e = u.execMain, !e.code.isEmpty { exit.add([("name", n), ("code", e.code)], Double(e.status)) }
                 if let c = u.notify {
@@ -94,7 +98,7 @@ enum Metrics {
             rss.add([], Double(proc.rss))
             fds.add([], Double(proc.fds))
         }
-        return [up, info, lat, subs, rejected, units_, rss, fds, state, restarts, start, uptime, ready, mainPID, exit,
+        return [up, info, lat, subs, rejected, units_, rss, fds, state, restarts, causes, start, uptime, ready, mainPID, exit,
                 notify, processes, tasks, memory].map(\.text).joined()
     }
 

@@ -160,6 +160,12 @@ import TendSystem
         let h = harness()
         h.tend("start", "crash")
         #expect(h.waitFor("crash", sub: "failed"))
+        // A service that fails and is restarted: its restarts are counted by cause.
+        h.writeUnit("flap.service", "[Unit]\nStartLimitBurst=100\n[Service]\nExecStart=/bin/sh -c 'exit 2'\nRestart=on-failure\nRestartSec=50ms\n")
+        h.tend("start", "flap")
+        #expect(waitUntil(10) { (h.status("flap")?["restartCauses"]?["exit-code"]?.int ?? 0) >= 2 })
+        h.tend("stop", "flap")
+        let flaps = h.status("flap")?["restartCauses"]?["exit-code"]?.int ?? 0
         let web = WebProcess(h)
         #expect(web.request("GET", "/metrics", bearer: false).status == 401)
         let m = web.request("GET", "/metrics")
@@ -170,6 +176,7 @@ import TendSystem
         #expect(m.body.contains("tend_service_restart_total{name=\"web.service\"} 0\n"))
         #expect(m.body.contains("tend_service_last_exit_status{name=\"crash.service\",code=\"exited\"} 3\n"))
         #expect(m.body.contains("# TYPE tend_service_restart_total counter\n"))
+        #expect(m.body.contains("tend_service_restarts_by_cause_total{name=\"flap.service\",cause=\"exit-code\"} \(flaps)\n"))
         #expect(m.body.contains("tend_manager_up 1\n"))
         let pid = h.mainPID("web")
         #expect(m.body.contains("tend_service_main_pid{name=\"web.service\"} \(pid)\n"))
