@@ -16,7 +16,8 @@ enum Assets {
       border-bottom: 1px solid var(--line); position: sticky; top: 0; z-index: 2; }
     .brand { font-weight: 700; font-size: 1.1rem; color: var(--fg); text-decoration: none; }
     .live { color: var(--muted); font-size: .8rem; } .live.on { color: var(--ok); }
-    #logout { margin-left: auto; }
+    #logout { margin-left: auto; } nav { display: flex; gap: .8rem; } nav a { text-decoration: none; font-size: .95rem; }
+    .plot { max-width: 100%; height: auto; background: #fff; border-radius: 6px; }
     main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
     a { color: var(--accent); }
     button { font: inherit; padding: .35rem .7rem; border-radius: 6px; border: 1px solid var(--line); background: var(--card);

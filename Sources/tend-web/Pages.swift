@@ -68,6 +68,27 @@ extension WebServer {
                 return Self.html(page(title: "tend", csrf: s.csrf, body: "<p class=error>\(esc(e.message))</p>"), status: e.status)
             }
         }
+        // Start-up: the SVG timeline of `tend analyze plot`, blame and the dependency tree.
+        router.get("/analyze/plot.svg", use: Self.api { [self] request, _ in
+            _ = try authorize(request, mutating: false)
+            let reply: DependenciesReply = try await manager.call(.dependencies)
+            return Self.text(Analyze.plot(reply.units, now: reply.now), type: "image/svg+xml")
+        })
+        router.get("/analyze") { [self] request, _ in
+            guard case .session(let s) = principal(request) else { return Self.redirect("/login?next=/analyze") }
+            do {
+                let reply: DependenciesReply = try await manager.call(.dependencies)
+                let body = """
+                    <section class=card><h2>Start-up timeline</h2><img id=plot class=plot src="/analyze/plot.svg" alt="Start-up timeline (tend analyze plot)"></section>
+                    <section class=card><h2>Blame</h2><pre>\(esc(Analyze.blame(reply.units)))</pre></section>
+                    <section class=card><h2>Dependencies of default.target</h2><pre>\(esc(Analyze.dependencyTree(reply.units, root: "default.target")))</pre></section>
+                    """
+                return Self.html(page(title: "tend — start-up", csrf: s.csrf, data: "data-page=\"analyze\"", body: body))
+            } catch {
+                let e = APIError(error)
+                return Self.html(page(title: "tend", csrf: s.csrf, body: "<p class=error>\(esc(e.message))</p>"), status: e.status)
+            }
+        }
         router.get("/units/:name/status", use: Self.api { [self] request, context in
             _ = try authorize(request, mutating: false)
             let name = try unitName(context)
@@ -132,6 +153,7 @@ extension WebServer {
         <!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width, initial-scale=1">
         <meta name=csrf content="\(csrf)"><title>\(esc(title))</title><link rel=stylesheet href="/static/app.css"></head>
         <body \(data)><header><a href="/" class=brand>tend</a><span id=live class=live title="Live updates">●</span>
+        <nav><a href="/">Units</a> <a href="/analyze">Start-up</a></nav>
         <form method=post action="/logout" id=logout><button type=submit class=link>Log out</button></form></header>
         <main>\(body)</main><script src="/static/app.js"></script></body></html>
         """

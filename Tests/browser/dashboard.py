@@ -162,6 +162,14 @@ try:
     scheme(False)
     size(1366, 900)
 
+    # Start-up: the SVG timeline loads and the dependency tree names the services.
+    driver.get(base + "/analyze")
+    until(driver, "the start-up plot loads", lambda d: d.execute_script(
+        "const i = document.getElementById('plot'); return i.complete && i.naturalWidth > 0"))
+    driver.save_screenshot(f"{shots}/analyze-laptop.png")
+    driver.back()
+    until(driver, "back on the unit page", lambda d: d.find_elements(By.ID, "grep"))
+
     driver.find_element(By.ID, "grep").send_keys("oops")
     until(driver, "the log search keeps only matching lines",
           lambda d: (lambda rows: len(rows) > 0 and all("oops" in r.text for r in rows))(d.find_elements(By.CSS_SELECTOR, "#log div")))
