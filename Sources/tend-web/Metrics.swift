@@ -22,19 +22,31 @@ enum Metrics {
                       proc: ManagerProc.read(ping.pid), now: Posix.realtimeMicroseconds)
     }
 
+    /// One metric family; samples are appended to one string (a scrape of 1000 units is ~12 000 lines).
     struct Family {
         var name: String
         var type: String
         var help: String
-        var samples: [String] = []
+        var body = ""
         init(_ name: String, _ type: String, _ help: String) { (self.name, self.type, self.help) = (name, type, help) }
         mutating func add(_ labels: [(String, String)], _ value: Double) {
-            let l = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
-            samples.append("\(name)\(l) \(format(value))")
+            body += name
+            if !labels.isEmpty {
+                body += "{"
+                for (i, (k, v)) in labels.enumerated() {
+                    if i > 0 { body += "," }
+                    body += k
+                    body += "=\""
+                    body += escape(v)
+                    body += "\""
+                }
+                body += "}"
+            }
+            body += " "
+            body += format(value)
+            body += "\n"
         }
-        var text: String {
-            samples.isEmpty ? "" : "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + samples.joined(separator: "\n") + "\n"
-        }
+        var text: String { body.isEmpty ? "" : "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + body }
     }
 
     static func render(ping: PingReply, latency: Double, units: [UnitInfo], deps: [AnalyzeUnit], proc: ManagerProc?,
@@ -103,6 +115,7 @@ enum Metrics {
     }
 
     static func escape(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == 10 }) { return s }
         var o = ""
         for c in s {
             switch c {
