@@ -204,7 +204,9 @@ import TendSystem
         let h = harness()
         let web = WebProcess(h)
         let managerPID = h.currentManagerPID()
-        let r = runCommand([which("schemathesis")!, "run", ManPageTests.repository + "/docs/openapi.yaml",
+        // Run in the test's directory: schemathesis keeps a cache (.schemathesis/) in the current one.
+        let r = runCommand(["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", h.root,
+                            which("schemathesis")!, "run", ManPageTests.repository + "/docs/openapi.yaml",
                             "--url", "http://127.0.0.1:\(web.port)", "-H", "Authorization: Bearer \(web.token)",
                             "--max-examples", "10", "--phases", "coverage,fuzzing", "--request-timeout", "1",
                             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"],
