@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "tend", targets: ["tend"]),
         .executable(name: "tendd", targets: ["tendd"]),
+        // The web front end and HTTP API (docs/web.md), exec'd by `tend web`: the only binary with NIO in it.
+        .executable(name: "tend-web", targets: ["tend-web"]),
         // The service side of sd_notify, for Swift programs run by tend or systemd. Depends on nothing.
         .library(name: "SDNotify", targets: ["SDNotify"]),
         // Only for the libFuzzer targets in Fuzz/, a package of their own (built with sanitizers by Fuzz/run, never
@@ -20,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // RealModule: pow() for the restart backoff without importing Glibc into the model.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // tend-web only (docs/web.md): the HTTP server. Never a dependency of tendd or tend.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The few things Swift can't do safely: fork/exec with child-side setup, epoll, signalfd,
@@ -54,6 +58,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The web front end: a separate process that talks to the manager only through the control socket
+        // (TendControl), so NIO and Foundation stay out of tendd and tend (docs/web.md).
+        .executableTarget(
+            name: "tend-web",
+            dependencies: ["TendControl", "TendFormat", "TendSystem", "TendModel",
+                           "TendEngine", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Hummingbird", package: "hummingbird")]),
         // An example service using SDNotify (readiness, watchdog, fd store); the integration tests run it.
         .executableTarget(name: "notify-echo", dependencies: ["SDNotify"]),
         // Fakes of the system (a manual clock, a fake process table, a fake event loop) for fast engine tests.

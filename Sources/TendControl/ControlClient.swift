@@ -34,6 +34,10 @@ public final class ControlClient {
 
     deinit { Posix.close(fd) }
 
+    /// The connection's descriptor, for a client that waits on it in a loop of its own or wakes a thread
+    /// blocked in `nextEvent` with `shutdown(2)` (tend-web's streams).
+    public var descriptor: Int32 { fd }
+
     /// One request on a fresh connection, its reply decoded as `R`.
     public static func call<R: ControlReply>(stateDir: String, _ request: ControlRequest, as type: R.Type = R.self)
         throws(ControlError) -> R

@@ -25,6 +25,8 @@ public struct UnitInfo: Equatable, Sendable {
     /// `ExecStop=/bin/x ...`: what the control process runs.
     public var controlCommand: String?
     public var nRestarts: Int?
+    /// Automatic restarts by cause (the service result that caused each), since the unit was loaded.
+    public var restartCauses: [String: Int]?
     /// The last main process and how it ended.
     public var execMain: ExecMain?
     /// The last exit of each command (kept across runs: a crash stays visible once the service runs again),
@@ -140,6 +142,9 @@ public struct UnitInfo: Equatable, Sendable {
                 .object([("pid", .int(Int64(p.pid))), ("ppid", .int(Int64(p.ppid))), ("command", .string(p.command))])
             })))
         }
+        if let r = restartCauses {
+            o.append(("restartCauses", .object(r.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) })))
+        }
         if let n = notify {
             o.append(("notify", .object([("access", .string(n.access)), ("accepted", .int(Int64(n.accepted))),
                                          ("rejected", .int(Int64(n.rejected))), ("malformed", .int(Int64(n.malformed)))])))
@@ -195,6 +200,12 @@ public struct UnitInfo: Equatable, Sendable {
                                             command: try g.string("command") ?? ""))
                 }
                 u.processTree = list
+            },
+            "restartCauses": { u, v in
+                guard case .object(let pairs) = v.value else { throw ControlError.malformed("restartCauses is not an object") }
+                var d: [String: Int] = [:]
+                for (k, n) in pairs { d[k] = Int(clamping: n.int ?? 0) }
+                u.restartCauses = d
             },
             "notify": { u, v in
                 let g = Fields(json: v.value)

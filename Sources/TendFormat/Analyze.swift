@@ -315,7 +315,8 @@ public enum Analyze {
         return s
     }
 
-    static func xml(_ s: String) -> String {
+    /// Text escaped for XML and HTML element content and double-quoted attributes (the SVG plot, tend web's pages).
+    package static func xml(_ s: String) -> String {
         var out = ""
         for c in s {
             switch c {

@@ -30,6 +30,7 @@ public enum UnitStatusJSON {
             u.controlPID = m.controlPID ?? 0
             if let c = m.controlCommand { u.controlCommand = "\(c.kind.rawValue)=\(c.command.commandLine)" }
             u.nRestarts = m.restartCount
+            u.restartCauses = m.restartsByCause
             if let exit = m.lastMainExit {
                 u.execMain = UnitInfo.ExecMain(pid: m.lastMainPID ?? 0, code: exit.codeName, status: exit.value,
                                                statusText: exit.statusText)

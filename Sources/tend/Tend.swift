@@ -11,6 +11,8 @@ import TendFormat
 struct Entry {
     static func main() {
         let raw = Array(CommandLine.arguments.dropFirst())
+        // `tend -H [USER@]HOST ...` runs the whole command on that host (Remote.swift).
+        if let (host, rest) = Remote.split(raw) { Remote.run(host: host, rest) }
         // A completion request (`---completion`, see Completion.swift) carries the command line verbatim.
         if raw.first == "---completion" { Tend.main(UnitCompletion.repairing(raw)) }
         let dashed = attachingDashValues(raw)
@@ -95,6 +97,7 @@ struct Tend: ParsableCommand {
             IsActive.self, IsFailed.self, IsSystemRunning.self, ListDependencies.self, AnalyzeCommand.self,
             ChainExec.self,
             ListTimers.self,  // TimerCommands.swift
+            Web.self,
         ])
 }
 

@@ -162,6 +162,33 @@ import Testing
         #expect(d.mainSpawnsCount == 2)
     }
 
+    /// Restarts are also counted by the result that caused them, and those counts survive a manual start (which
+    /// resets NRestarts).
+    @Test func restartsAreCountedByCause() {
+        var d = MachineDriver(
+            serviceConfig {
+                $0.restart = .always
+                $0.restartSec = .seconds(1)
+                $0.startLimitInterval = .zero
+            })
+        d.send(.start)
+        d.exitMain(.exited(1))
+        d.settle()
+        d.advance(.seconds(2))
+        d.exitMain(.killed(9))
+        d.settle()
+        d.advance(.seconds(2))
+        d.exitMain(.exited(0))
+        d.settle()
+        #expect(d.machine.restartsByCause == ["exit-code": 1, "signal": 1, "success": 1])
+        d.send(.stop)
+        d.settle()
+        d.send(.start)
+        d.settle()
+        #expect(d.machine.restartCount == 0)
+        #expect(d.machine.restartsByCause == ["exit-code": 1, "signal": 1, "success": 1])
+    }
+
     @Test func restartPreventExitStatusKeepsServiceDownUnderAlways() {
         var d = MachineDriver(
             serviceConfig {

@@ -36,6 +36,9 @@ public struct ServiceMachine: Sendable {
     public private(set) var inactiveEnterTimestamp: MonotonicInstant?
     /// `NRestarts=`: automatic restarts since the last manual start or reset-failed.
     public private(set) var restartCount = 0
+    /// Automatic restarts by the result that caused them (`exit-code`, `signal`, `watchdog`, `timeout`, …; `success`
+    /// for Restart=always after a clean exit), since the unit was loaded; never reset (tend web's metrics).
+    public private(set) var restartsByCause: [String: Int] = [:]
     /// The last main process and how it ended (`ExecMainPID=`, `ExecMainCode=`, `ExecMainStatus=`).
     public private(set) var lastMainPID: Int32?
     public private(set) var lastMainExit: ExitCause?
@@ -490,6 +493,7 @@ public struct ServiceMachine: Sendable {
             enter(.autoRestart, now, &fx)
             // Counted when scheduled, so NRestarts and the log agree from this moment on.
             restartCount += 1
+            restartsByCause[result.rawValue, default: 0] += 1
             fx.append(.log(.info, "Scheduled restart job in \(delay), restart counter is at \(restartCount)."))
             armTimer(now + delay, &fx)
         }
